@@ -1,0 +1,236 @@
+//! `create`: build the container and leave its init waiting on the exec fifo.
+//!
+//! The runtime process clones the init directly (no re-exec, no threads), places it
+//! in its cgroup, writes its id maps, runs the runtime-side hooks when the init asks,
+//! and exits once the init reports ready; the init is then re-parented to the caller's
+//! subreaper (containerd's shim), which reaps it and reports its exit status.
+//! Any failure before that point kills the init and removes the cgroup and the state
+//! directory: a refused container leaves nothing behind.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxNamespaceType, LinuxResources};
+
+use super::Runtime;
+use crate::bundle;
+use crate::cgroups::{self, Cgroup, CgroupConfig};
+use crate::channel::{self, Msg};
+use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Phase};
+use crate::init::{self, InitArgs};
+use crate::namespaces::{self, Plan};
+use crate::seccomp::CompiledSeccomp;
+use crate::state::{self, Locked, Private, State, Status};
+use crate::sys;
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOpts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+}
+
+/// Undo everything on the way out unless disarmed.
+struct Cleanup<'a> {
+    locked: Option<&'a Locked>,
+    cgroup: Option<Box<dyn Cgroup>>,
+    child: Option<libc::pid_t>,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.take() {
+            let _ = sys::kill(pid, libc::SIGKILL);
+            let _ = sys::waitpid(pid, 0);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("cleanup: {e}");
+            }
+        }
+        if let Some(l) = self.locked.take() {
+            let _ = l.remove();
+        }
+    }
+}
+
+pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
+    let b = bundle::load(&o.bundle)?;
+    let spec = &b.spec;
+    let cfg_path = b.dir.join("config.json");
+    let process = spec.process().as_ref().ok_or_else(|| Error::Bundle {
+        path: cfg_path.clone(),
+        msg: "process: expected the process to run, found nothing".into(),
+    })?;
+    let linux = spec.linux().as_ref().expect("validated");
+    if rt.systemd_cgroup {
+        return Err(if std::path::Path::new("/run/systemd/system").is_dir() {
+            Error::Unsupported("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (containerd: SystemdCgroup = false)".into())
+        } else {
+            Error::Unsupported("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver (containerd: SystemdCgroup = false)".into())
+        });
+    }
+    if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
+        return Err(Error::Bundle { path: cfg_path, msg: "process.terminal is true: --console-socket is required".into() });
+    }
+    // Everything that can fail on bad input is checked before anything is created.
+    let seccomp = linux.seccomp().as_ref().map(CompiledSeccomp::compile).transpose()?;
+    let ns = Plan::from_spec(linux)?;
+    let console = o
+        .console_socket
+        .as_ref()
+        .map(|p| channel::connect_unix(p).ctx(|| format!("--console-socket {}", p.display())))
+        .transpose()?;
+    let cg = cgroups::open(&CgroupConfig::new(linux.cgroups_path().clone(), &o.id))?;
+
+    let locked = rt.store.create(&o.id)?;
+    let mut cleanup = Cleanup { locked: Some(&locked), cgroup: None, child: None };
+    let mut st = State {
+        oci_version: state::OCI_VERSION.to_string(),
+        id: o.id.clone(),
+        status: Status::Creating,
+        pid: 0,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: state::now_rfc3339(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        private: Private { init_start_time: 0, cgroups_path: linux.cgroups_path().clone(), use_systemd: false },
+    };
+    state::write_atomic(&locked.config_path(), &serde_json::to_vec(spec).expect("spec serializes"))?;
+    let fifo = sys::cstring(&locked.fifo()).ctx(|| "fifo path".into())?;
+    // SAFETY: mkfifo with a valid C string.
+    if unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } < 0 {
+        return Err(Error::Io { what: format!("creating {}", locked.fifo().display()), source: std::io::Error::last_os_error() });
+    }
+    let state_dir: OwnedFd =
+        sys::open(&locked.dir, libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "opening the state dir".into())?;
+
+    cg.create()?;
+    let cg_ref = cleanup.cgroup.insert(cg);
+    let resources = effective_resources(linux);
+    for w in cg_ref.unenforced(&resources) {
+        tracing::warn!("linux.resources: {w}");
+    }
+    cg_ref.apply(&resources)?;
+
+    let (parent_ch, child_ch) = channel::pair().ctx(|| "socketpair".into())?;
+    let time_offsets: Vec<(String, i64, u32)> = linux
+        .time_offsets()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
+        .collect();
+    ns.prepare_parent(&time_offsets)?;
+    // SAFETY: getpid always succeeds.
+    let parent_pid = unsafe { libc::getpid() };
+    let pid = sys::clone_fork(ns.clone_flags()).ctx(|| format!("clone({:#x})", ns.clone_flags()))?;
+    if pid == 0 {
+        drop(parent_ch);
+        init::run(InitArgs {
+            spec,
+            bundle: &b.dir,
+            rootfs: &b.rootfs,
+            ns: &ns,
+            ch: &child_ch,
+            console: console.as_ref(),
+            state_dir: &state_dir,
+            seccomp: seccomp.as_ref(),
+            no_pivot: o.no_pivot,
+            no_new_keyring: o.no_new_keyring,
+            preserve_fds: o.preserve_fds,
+            parent_pid,
+            lock_fd: locked.lock_fd(),
+        });
+    }
+    cleanup.child = Some(pid);
+    drop(child_ch);
+    drop(console);
+
+    cleanup.cgroup.as_ref().expect("set").add_process(pid)?;
+    if ns.creates(LinuxNamespaceType::User) {
+        namespaces::write_id_maps(pid, linux)?;
+    }
+    if let Err(e) = parent_ch.send(&Msg::Go) {
+        // The init died before we could release it: its last words explain why.
+        if let Ok(Some(Msg::Error(msg))) = parent_ch.recv() {
+            return Err(Error::Setup(msg));
+        }
+        return Err(Error::Io { what: "sync with init".into(), source: e });
+    }
+    st.pid = pid;
+    st.private.init_start_time = sys::process_start_time(pid).unwrap_or(0);
+    locked.save(&st)?;
+
+    loop {
+        match parent_ch.recv().ctx(|| "sync with init".into())? {
+            Some(Msg::Hooks) => {
+                if let Some(h) = spec.hooks() {
+                    let json = serde_json::to_vec(&st.oci_json()).expect("json");
+                    hooks::run(Phase::Prestart, &Phase::Prestart.of(h), &json)?;
+                    hooks::run(Phase::CreateRuntime, &Phase::CreateRuntime.of(h), &json)?;
+                }
+                parent_ch.send(&Msg::HooksDone).ctx(|| "sync with init".into())?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Error(e)) => return Err(Error::Setup(e)),
+            Some(m) => return Err(Error::Setup(format!("sync with init: unexpected {m:?}"))),
+            None => {
+                let (_, status) = sys::waitpid(pid, 0).unwrap_or((0, 0));
+                cleanup.child = None;
+                return Err(Error::Setup(format!(
+                    "the container's init exited during setup (status {})",
+                    sys::exit_code_of(status)
+                )));
+            }
+        }
+    }
+
+    st.status = Status::Created;
+    locked.save(&st)?;
+    if let Some(pf) = &o.pid_file {
+        let pf = std::path::absolute(pf).unwrap_or_else(|_| pf.clone());
+        state::write_atomic(&pf, pid.to_string().as_bytes())?;
+    }
+    cleanup.child = None;
+    cleanup.cgroup = None;
+    cleanup.locked = None;
+    Ok(pid)
+}
+
+/// The spec's resources with the device rules every container needs appended, as
+/// runc does: the default /dev nodes and pty devices, mknod of any node (access to it
+/// is still governed by the rules), and the spec's own `linux.devices`.
+pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> LinuxResources {
+    use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType as T};
+    let mut r = linux.resources().clone().unwrap_or_default();
+    let Some(spec_rules) = r.devices().clone() else { return r };
+    let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut b = LinuxDeviceCgroupBuilder::default().allow(true).typ(typ).access(access);
+        if let Some(m) = major {
+            b = b.major(m);
+        }
+        if let Some(m) = minor {
+            b = b.minor(m);
+        }
+        b.build().expect("static rule")
+    };
+    let mut rules = spec_rules;
+    rules.push(rule(T::C, None, None, "m"));
+    rules.push(rule(T::B, None, None, "m"));
+    for (ma, mi) in [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2)] {
+        rules.push(rule(T::C, Some(ma), Some(mi), "rwm"));
+    }
+    rules.push(rule(T::C, Some(136), None, "rwm"));
+    for d in linux.devices().as_deref().unwrap_or_default() {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    r.set_devices(Some(rules));
+    r
+}
