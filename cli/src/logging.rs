@@ -21,7 +21,11 @@ impl Logger {
             Some(p) => Box::new(File::options().create(true).append(true).open(p)?),
             None => Box::new(std::io::stderr()),
         };
-        Ok(Logger { out: Mutex::new(out), json, max: if debug { Level::DEBUG } else { Level::INFO } })
+        Ok(Logger {
+            out: Mutex::new(out),
+            json,
+            max: if debug { Level::DEBUG } else { Level::INFO },
+        })
     }
 
     pub fn write(&self, level: Level, msg: &str) {

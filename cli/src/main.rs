@@ -34,11 +34,11 @@ pub struct Cli {
     /// Use the systemd cgroup driver (refused where systemd is absent)
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Accepted for runc compatibility; rootless mode is not supported yet
-    #[arg(long, global = true, hide = true)]
+    /// Accepted for runc compatibility (before the verb); rootless mode is not supported yet
+    #[arg(long, hide = true)]
     rootless: Option<String>,
-    /// Accepted for runc compatibility; checkpoint/restore is not supported
-    #[arg(long, global = true, hide = true)]
+    /// Accepted for runc compatibility (before the verb); checkpoint/restore is not supported
+    #[arg(long, hide = true)]
     criu: Option<String>,
     /// Print version information
     #[arg(short = 'v', long = "version")]

@@ -19,13 +19,20 @@ pub struct Bundle {
 }
 
 fn err(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Bundle { path: path.to_path_buf(), msg: msg.into() }
+    Error::Bundle {
+        path: path.to_path_buf(),
+        msg: msg.into(),
+    }
 }
 
 /// Capability names `caps` (and so this runtime) can set.
 fn known_capability(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     full.parse::<caps::Capability>().is_ok()
 }
 
@@ -34,10 +41,20 @@ pub fn load(dir: &Path) -> Result<Bundle> {
     let path = dir.join("config.json");
     let data = std::fs::read(&path).map_err(|e| err(&path, format!("cannot read: {e}")))?;
     let spec = parse(&path, &data)?;
-    let root = spec.root().as_ref().ok_or_else(|| err(&path, "root: expected an object with \"path\", found nothing"))?;
-    let rootfs = if root.path().is_absolute() { root.path().clone() } else { dir.join(root.path()) };
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| err(&path, "root: expected an object with \"path\", found nothing"))?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        dir.join(root.path())
+    };
     if !rootfs.is_dir() {
-        return Err(err(&path, format!("root.path: expected a directory, found nothing at {}", rootfs.display())));
+        return Err(err(
+            &path,
+            format!("root.path: expected a directory, found nothing at {}", rootfs.display()),
+        ));
     }
     Ok(Bundle { dir, spec, rootfs })
 }
@@ -45,16 +62,22 @@ pub fn load(dir: &Path) -> Result<Bundle> {
 /// Parse and validate a config.json document; `path` is only used in messages.
 pub fn parse(path: &Path, data: &[u8]) -> Result<Spec> {
     let mut raw: serde_json::Value = serde_json::from_slice(data).map_err(|e| {
-        err(path, format!("not valid JSON at line {} column {}: {e}", e.line(), e.column()))
+        err(
+            path,
+            format!("not valid JSON at line {} column {}: {e}", e.line(), e.column()),
+        )
     })?;
     strip_unknown_capabilities(&mut raw);
-    let spec: Spec = serde_json::from_value(raw).map_err(|e| err(path, format!("does not match the OCI runtime spec: {e}")))?;
+    let spec: Spec =
+        serde_json::from_value(raw).map_err(|e| err(path, format!("does not match the OCI runtime spec: {e}")))?;
     validate(path, &spec)?;
     Ok(spec)
 }
 
 fn strip_unknown_capabilities(raw: &mut serde_json::Value) {
-    let Some(caps) = raw.pointer_mut("/process/capabilities").and_then(|c| c.as_object_mut()) else { return };
+    let Some(caps) = raw.pointer_mut("/process/capabilities").and_then(|c| c.as_object_mut()) else {
+        return;
+    };
     for (set, list) in caps.iter_mut() {
         if let Some(arr) = list.as_array_mut() {
             arr.retain(|c| {
@@ -76,22 +99,37 @@ fn validate(path: &Path, spec: &Spec) -> Result<()> {
     if let Some(p) = spec.process() {
         let args = p.args().as_deref().unwrap_or_default();
         if args.is_empty() || args[0].is_empty() {
-            return Err(err(path, "process.args: expected at least one argument (the program), found none"));
+            return Err(err(
+                path,
+                "process.args: expected at least one argument (the program), found none",
+            ));
         }
         if !p.cwd().is_absolute() {
-            return Err(err(path, format!("process.cwd: expected an absolute path, found {:?}", p.cwd())));
+            return Err(err(
+                path,
+                format!("process.cwd: expected an absolute path, found {:?}", p.cwd()),
+            ));
         }
     }
-    let linux = spec.linux().as_ref().ok_or_else(|| err(path, "linux: expected the Linux section, found nothing"))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| err(path, "linux: expected the Linux section, found nothing"))?;
     let mut seen = Vec::new();
     for (i, ns) in linux.namespaces().as_deref().unwrap_or_default().iter().enumerate() {
         if seen.contains(&ns.typ()) {
-            return Err(err(path, format!("linux.namespaces[{i}]: namespace {:?} listed twice", ns.typ())));
+            return Err(err(
+                path,
+                format!("linux.namespaces[{i}]: namespace {:?} listed twice", ns.typ()),
+            ));
         }
         seen.push(ns.typ());
         if let Some(p) = ns.path() {
             if !p.is_absolute() {
-                return Err(err(path, format!("linux.namespaces[{i}].path: expected an absolute path, found {p:?}")));
+                return Err(err(
+                    path,
+                    format!("linux.namespaces[{i}].path: expected an absolute path, found {p:?}"),
+                ));
             }
         }
     }
@@ -100,13 +138,19 @@ fn validate(path: &Path, spec: &Spec) -> Result<()> {
     }
     let has_user = seen.contains(&LinuxNamespaceType::User);
     if !has_user && (linux.uid_mappings().is_some() || linux.gid_mappings().is_some()) {
-        return Err(err(path, "linux.uidMappings: id mappings need a \"user\" namespace, found none"));
+        return Err(err(
+            path,
+            "linux.uidMappings: id mappings need a \"user\" namespace, found none",
+        ));
     }
     for (i, m) in spec.mounts().as_deref().unwrap_or_default().iter().enumerate() {
         if !m.destination().is_absolute() {
             return Err(err(
                 path,
-                format!("mounts[{i}].destination: expected an absolute path, found {:?}", m.destination()),
+                format!(
+                    "mounts[{i}].destination: expected an absolute path, found {:?}",
+                    m.destination()
+                ),
             ));
         }
     }

@@ -32,13 +32,27 @@ pub fn pair() -> io::Result<(Channel, Channel)> {
     let mut fds = [0; 2];
     // SAFETY: `fds` is a valid out-array of two ints.
     let r = unsafe {
-        libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
     };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: both fds were just created for us.
-    unsafe { Ok((Channel { fd: OwnedFd::from_raw_fd(fds[0]) }, Channel { fd: OwnedFd::from_raw_fd(fds[1]) })) }
+    unsafe {
+        Ok((
+            Channel {
+                fd: OwnedFd::from_raw_fd(fds[0]),
+            },
+            Channel {
+                fd: OwnedFd::from_raw_fd(fds[1]),
+            },
+        ))
+    }
 }
 
 impl Channel {
@@ -60,7 +74,12 @@ impl Channel {
         }
         // SAFETY: buf is a valid readable buffer of buf.len() bytes.
         let n = unsafe {
-            libc::send(self.fd.as_raw_fd(), buf.as_ptr() as *const libc::c_void, buf.len(), libc::MSG_NOSIGNAL)
+            libc::send(
+                self.fd.as_raw_fd(),
+                buf.as_ptr() as *const libc::c_void,
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
         };
         if n < 0 {
             return Err(io::Error::last_os_error());
@@ -125,7 +144,10 @@ impl Channel {
 /// pty's path).
 pub fn send_fd(sock: RawFd, name: &str, fd: RawFd) -> io::Result<()> {
     let payload = if name.is_empty() { "/dev/ptmx" } else { name };
-    let mut iov = libc::iovec { iov_base: payload.as_ptr() as *mut libc::c_void, iov_len: payload.len() };
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut libc::c_void,
+        iov_len: payload.len(),
+    };
     // SAFETY: CMSG_SPACE is a pure computation.
     let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
     let mut cbuf = vec![0u8; space];

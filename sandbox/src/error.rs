@@ -18,7 +18,12 @@ pub enum Error {
     InvalidId { id: String, why: &'static str },
 
     #[error("container {id:?} is {status}: cannot {op} (expected {expected})")]
-    InvalidState { id: String, status: String, op: &'static str, expected: &'static str },
+    InvalidState {
+        id: String,
+        status: String,
+        op: &'static str,
+        expected: &'static str,
+    },
 
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },

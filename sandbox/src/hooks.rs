@@ -51,9 +51,8 @@ impl Phase {
 /// Run every hook of `phase` in order; stop at the first failure.
 pub fn run(phase: Phase, hooks: &[Hook], state_json: &[u8]) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state_json).map_err(|e| {
-            Error::Setup(format!("hooks.{}[{i}] ({}): {e}", phase.name(), h.path().display()))
-        })?;
+        run_one(h, state_json)
+            .map_err(|e| Error::Setup(format!("hooks.{}[{i}] ({}): {e}", phase.name(), h.path().display())))?;
     }
     Ok(())
 }
@@ -72,13 +71,18 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
     let mut child = cmd.spawn().map_err(|e| format!("cannot run: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine (EPIPE ignored).
         let _ = stdin.write_all(state_json);
     }
-    let timeout_ms = h.timeout().map(|t| (t as i64 * 1000).clamp(1, i32::MAX as i64) as i32).unwrap_or(-1);
+    let timeout_ms = h
+        .timeout()
+        .map(|t| (t as i64 * 1000).clamp(1, i32::MAX as i64) as i32)
+        .unwrap_or(-1);
     let pidfd = sys::pidfd_open(child.id() as i32).map_err(|e| format!("pidfd_open: {e}"))?;
     let ready = sys::poll_in(&[pidfd.as_raw_fd()], timeout_ms).map_err(|e| format!("poll: {e}"))?;
     if !ready[0] {

@@ -55,7 +55,10 @@ pub fn run(a: InitArgs<'_>) -> ! {
 fn setup_and_exec(a: &InitArgs<'_>, ready: &std::cell::Cell<bool>) -> Result<std::convert::Infallible> {
     let spec = a.spec;
     let linux = spec.linux().as_ref().expect("validated");
-    let process = spec.process().as_ref().ok_or_else(|| Error::Setup("process: missing".into()))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Setup("process: missing".into()))?;
 
     // Die with the runtime while it is still setting us up; a runtime killed mid-way
     // must not leave a half-made container behind.
@@ -117,9 +120,9 @@ fn setup_and_exec(a: &InitArgs<'_>, ready: &std::cell::Cell<bool>) -> Result<std
     rfs.readonly_paths(spec)?;
     let mut slave: Option<OwnedFd> = None;
     if process.terminal().unwrap_or(false) {
-        let sock = a.console.ok_or_else(|| {
-            Error::Setup("process.terminal is true but no --console-socket was given".into())
-        })?;
+        let sock = a
+            .console
+            .ok_or_else(|| Error::Setup("process.terminal is true but no --console-socket was given".into()))?;
         let (master, s) = open_pty(&rfs)?;
         rfs.bind_console(s.as_raw_fd())?;
         crate::channel::send_fd(sock.as_raw_fd(), "/dev/ptmx", master.as_raw_fd())
@@ -172,12 +175,19 @@ fn read_state(dir: &OwnedFd, status: &str) -> Result<Vec<u8>> {
     let mut v = match fd {
         Ok(fd) => {
             let mut s = String::new();
-            std::fs::File::from(fd).read_to_string(&mut s).ctx(|| "reading state.json".into())?;
+            std::fs::File::from(fd)
+                .read_to_string(&mut s)
+                .ctx(|| "reading state.json".into())?;
             let st: crate::state::State =
                 serde_json::from_str(&s).map_err(|e| Error::Setup(format!("state.json: {e}")))?;
             st.oci_json()
         }
-        Err(e) => return Err(Error::Io { what: "opening state.json for a hook".into(), source: e }),
+        Err(e) => {
+            return Err(Error::Io {
+                what: "opening state.json for a hook".into(),
+                source: e,
+            })
+        }
     };
     v["status"] = status.into();
     Ok(serde_json::to_vec(&v).expect("json"))
@@ -188,14 +198,26 @@ fn open_pty(rfs: &Rootfs) -> Result<(OwnedFd, OwnedFd)> {
     let unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK takes a pointer to an int that lives across the call.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
-        return Err(Error::Io { what: "unlocking the pty".into(), source: std::io::Error::last_os_error() });
+        return Err(Error::Io {
+            what: "unlocking the pty".into(),
+            source: std::io::Error::last_os_error(),
+        });
     }
     // TIOCGPTPEER opens the slave from the master itself: no /dev/pts/N path lookup
     // that a racing symlink could redirect.
     // SAFETY: TIOCGPTPEER takes open flags and returns a new fd.
-    let s = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+    let s = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
     if s < 0 {
-        return Err(Error::Io { what: "opening the pty slave".into(), source: std::io::Error::last_os_error() });
+        return Err(Error::Io {
+            what: "opening the pty slave".into(),
+            source: std::io::Error::last_os_error(),
+        });
     }
     // SAFETY: fresh fd from the kernel.
     Ok((master, unsafe { OwnedFd::from_raw_fd(s) }))
@@ -206,11 +228,17 @@ fn make_controlling_tty(slave: RawFd) -> Result<()> {
     unsafe {
         libc::setsid();
         if libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0 {
-            return Err(Error::Io { what: "TIOCSCTTY".into(), source: std::io::Error::last_os_error() });
+            return Err(Error::Io {
+                what: "TIOCSCTTY".into(),
+                source: std::io::Error::last_os_error(),
+            });
         }
         for fd in 0..3 {
             if libc::dup2(slave, fd) < 0 {
-                return Err(Error::Io { what: "dup2 of the pty".into(), source: std::io::Error::last_os_error() });
+                return Err(Error::Io {
+                    what: "dup2 of the pty".into(),
+                    source: std::io::Error::last_os_error(),
+                });
             }
         }
     }
@@ -237,7 +265,10 @@ fn loopback_up() -> Result<()> {
     // SAFETY: a plain socket; closed below.
     let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if s < 0 {
-        return Err(Error::Io { what: "socket for lo".into(), source: std::io::Error::last_os_error() });
+        return Err(Error::Io {
+            what: "socket for lo".into(),
+            source: std::io::Error::last_os_error(),
+        });
     }
     // SAFETY: fresh fd.
     let s = unsafe { OwnedFd::from_raw_fd(s) };
@@ -249,8 +280,10 @@ fn loopback_up() -> Result<()> {
     ifr.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
     // SAFETY: SIOCSIFFLAGS reads a valid ifreq.
     if unsafe { libc::ioctl(s.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) } < 0 {
-        return Err(Error::Io { what: "bringing up lo".into(), source: std::io::Error::last_os_error() });
+        return Err(Error::Io {
+            what: "bringing up lo".into(),
+            source: std::io::Error::last_os_error(),
+        });
     }
     Ok(())
 }
-

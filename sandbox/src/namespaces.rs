@@ -61,13 +61,21 @@ pub struct Plan {
 
 impl Plan {
     pub fn from_spec(linux: &Linux) -> Result<Plan> {
-        let mut plan = Plan { new: Vec::new(), join: Vec::new() };
+        let mut plan = Plan {
+            new: Vec::new(),
+            join: Vec::new(),
+        };
         for ns in linux.namespaces().as_deref().unwrap_or_default() {
             match ns.path() {
                 None => plan.new.push(ns.typ()),
                 Some(p) => {
-                    let fd = sys::open(p, libc::O_RDONLY, 0)
-                        .ctx(|| format!("linux.namespaces: opening {} namespace path {}", proc_name(ns.typ()), p.display()))?;
+                    let fd = sys::open(p, libc::O_RDONLY, 0).ctx(|| {
+                        format!(
+                            "linux.namespaces: opening {} namespace path {}",
+                            proc_name(ns.typ()),
+                            p.display()
+                        )
+                    })?;
                     plan.join.push((ns.typ(), fd, p.clone()));
                 }
             }
@@ -88,7 +96,12 @@ impl Plan {
     pub fn unshare_flags(&self) -> libc::c_int {
         self.new
             .iter()
-            .filter(|t| !matches!(t, LinuxNamespaceType::User | LinuxNamespaceType::Pid | LinuxNamespaceType::Time))
+            .filter(|t| {
+                !matches!(
+                    t,
+                    LinuxNamespaceType::User | LinuxNamespaceType::Pid | LinuxNamespaceType::Time
+                )
+            })
             .fold(0, |f, t| f | clone_flag(*t))
     }
 

@@ -52,13 +52,21 @@ pub fn resolve(p: &Process) -> Result<Exec> {
             .split(':')
             .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(prog))
             .find(|c| is_executable(c))
-            .ok_or_else(|| Error::Setup(format!("exec: {prog:?}: executable file not found in $PATH ({path_var})")))?
+            .ok_or_else(|| {
+                Error::Setup(format!(
+                    "exec: {prog:?}: executable file not found in $PATH ({path_var})"
+                ))
+            })?
     };
     if !is_executable(&exe) {
         return Err(Error::Setup(format!(
             "exec: {}: expected an executable regular file, found {}",
             exe.display(),
-            if exe.exists() { "a non-executable file" } else { "nothing" }
+            if exe.exists() {
+                "a non-executable file"
+            } else {
+                "nothing"
+            }
         )));
     }
     Ok(Exec {
@@ -86,8 +94,15 @@ fn home_of(uid: u32) -> String {
 /// `/proc/self/fd/N` (CVE-2024-21626) cannot become the working directory.
 pub fn enter_cwd(cwd: &Path) -> Result<()> {
     let root = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "opening /".into())?;
-    let rel: PathBuf = cwd.components().filter(|c| !matches!(c, std::path::Component::RootDir)).collect();
-    let rel = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel };
+    let rel: PathBuf = cwd
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::RootDir))
+        .collect();
+    let rel = if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    };
     let fd = sys::openat2_in_root(root.as_raw_fd(), &rel, libc::O_PATH | libc::O_DIRECTORY, 0)
         .ctx(|| format!("process.cwd {}: cannot enter it inside the container", cwd.display()))?;
     sys::fchdir(fd.as_raw_fd()).ctx(|| format!("process.cwd {}", cwd.display()))?;
@@ -119,7 +134,13 @@ pub fn finalize_and_exec(f: Finalize<'_>, exec: &Exec) -> Result<std::convert::I
     if f.new_keyring {
         // A fresh session keyring, so the container cannot read the host's keys.
         // SAFETY: keyctl with a null name creates an anonymous keyring.
-        let r = unsafe { libc::syscall(libc::SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, std::ptr::null::<libc::c_char>()) };
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_keyctl,
+                1, /* KEYCTL_JOIN_SESSION_KEYRING */
+                std::ptr::null::<libc::c_char>(),
+            )
+        };
         if r < 0 {
             let e = std::io::Error::last_os_error();
             // keyctl may be filtered by an outer sandbox; runc ignores ENOSYS likewise.
@@ -154,7 +175,12 @@ pub fn finalize_and_exec(f: Finalize<'_>, exec: &Exec) -> Result<std::convert::I
     match p.capabilities() {
         Some(c) => crate::capabilities::apply(c)?,
         None => {
-            for set in [caps::CapSet::Effective, caps::CapSet::Permitted, caps::CapSet::Inheritable, caps::CapSet::Ambient] {
+            for set in [
+                caps::CapSet::Effective,
+                caps::CapSet::Permitted,
+                caps::CapSet::Inheritable,
+                caps::CapSet::Ambient,
+            ] {
                 let _ = caps::clear(None, set);
             }
         }

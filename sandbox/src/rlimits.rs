@@ -35,7 +35,10 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
                 l.hard()
             )));
         }
-        let rl = libc::rlimit { rlim_cur: l.soft(), rlim_max: l.hard() };
+        let rl = libc::rlimit {
+            rlim_cur: l.soft(),
+            rlim_max: l.hard(),
+        };
         // SAFETY: `rl` is a valid rlimit for the duration of the call.
         if unsafe { libc::setrlimit(resource(l.typ()), &rl) } < 0 {
             let e = std::io::Error::last_os_error();
@@ -44,7 +47,11 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
                 l.typ(),
                 l.soft(),
                 l.hard(),
-                if e.raw_os_error() == Some(libc::EPERM) { " (raising a hard limit needs CAP_SYS_RESOURCE)" } else { "" }
+                if e.raw_os_error() == Some(libc::EPERM) {
+                    " (raising a hard limit needs CAP_SYS_RESOURCE)"
+                } else {
+                    ""
+                }
             )));
         }
     }

@@ -43,7 +43,9 @@ pub type CgroupDirs = Vec<(String, PathBuf)>;
 
 pub fn host_cgroup_dirs() -> CgroupDirs {
     let mut out = Vec::new();
-    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else { return out };
+    let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+        return out;
+    };
     let unified_root = Path::new("/sys/fs/cgroup");
     let hybrid = unified_root.join("unified").join("cgroup.controllers").exists();
     for line in own.lines() {
@@ -62,7 +64,11 @@ pub fn host_cgroup_dirs() -> CgroupDirs {
         } else {
             ctrls.strip_prefix("name=").unwrap_or(ctrls).to_string()
         };
-        let mount = if name.is_empty() { unified_root.to_path_buf() } else { unified_root.join(&name) };
+        let mount = if name.is_empty() {
+            unified_root.to_path_buf()
+        } else {
+            unified_root.join(&name)
+        };
         if mount.exists() {
             out.push((name, mount.join(rel_path)));
         }
@@ -81,13 +87,23 @@ impl Rootfs {
         };
         // Shared propagation on "/" would leak our mounts to the host; whatever the spec
         // asks for is applied to the rootfs after pivot_root.
-        let host_prop = if prop & libc::MS_SHARED != 0 { libc::MS_SLAVE | libc::MS_REC } else { prop | libc::MS_REC };
+        let host_prop = if prop & libc::MS_SHARED != 0 {
+            libc::MS_SLAVE | libc::MS_REC
+        } else {
+            prop | libc::MS_REC
+        };
         sys::mount(None, "/", None, host_prop, None).ctx(|| "making / a slave/private mount".into())?;
-        let p = path.to_str().ok_or_else(|| Error::Setup(format!("root.path {path:?} is not UTF-8")))?;
+        let p = path
+            .to_str()
+            .ok_or_else(|| Error::Setup(format!("root.path {path:?} is not UTF-8")))?;
         sys::mount(Some(p), p, None, libc::MS_BIND | libc::MS_REC, None)
             .ctx(|| format!("bind-mounting the rootfs {p} onto itself"))?;
         let fd = sys::open(path, libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| format!("opening rootfs {p}"))?;
-        Ok(Rootfs { path: path.to_path_buf(), fd, in_userns })
+        Ok(Rootfs {
+            path: path.to_path_buf(),
+            fd,
+            in_userns,
+        })
     }
 
     pub fn fd(&self) -> RawFd {
@@ -116,12 +132,22 @@ impl Rootfs {
                     match sys::mkdirat(parent.as_raw_fd(), Path::new(name), mode) {
                         Ok(()) => {}
                         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                        Err(e) => return Err(Error::Io { what: format!("creating /{} in the rootfs", cur.display()), source: e }),
+                        Err(e) => {
+                            return Err(Error::Io {
+                                what: format!("creating /{} in the rootfs", cur.display()),
+                                source: e,
+                            })
+                        }
                     }
                     parent = sys::openat2_in_root(self.fd(), &cur, libc::O_PATH | libc::O_DIRECTORY, 0)
                         .ctx(|| format!("opening /{} in the rootfs (is it a directory?)", cur.display()))?;
                 }
-                Err(e) => return Err(Error::Io { what: format!("resolving /{} in the rootfs", cur.display()), source: e }),
+                Err(e) => {
+                    return Err(Error::Io {
+                        what: format!("resolving /{} in the rootfs", cur.display()),
+                        source: e,
+                    })
+                }
             }
         }
         Ok(parent)
@@ -152,7 +178,10 @@ impl Rootfs {
             let fd = self.mkdir_all(dest, 0o755)?;
             let st = sys::fstat(fd.as_raw_fd()).ctx(|| format!("stat {}", dest.display()))?;
             if !is_dir(&st) {
-                return Err(Error::Setup(format!("mount target {}: expected a directory, found another file type", dest.display())));
+                return Err(Error::Setup(format!(
+                    "mount target {}: expected a directory, found another file type",
+                    dest.display()
+                )));
             }
             Ok(fd)
         } else {
@@ -173,13 +202,26 @@ impl Rootfs {
         let typ = m.typ().as_deref().unwrap_or(if opts.bind { "bind" } else { "none" });
         let data = opts.data.join(",");
         if opts.bind || typ == "bind" {
-            let src = m.source().as_ref().ok_or_else(|| Error::Setup("bind mount without a source".into()))?;
-            let src = if src.is_absolute() { src.clone() } else { bundle.join(src) };
+            let src = m
+                .source()
+                .as_ref()
+                .ok_or_else(|| Error::Setup("bind mount without a source".into()))?;
+            let src = if src.is_absolute() {
+                src.clone()
+            } else {
+                bundle.join(src)
+            };
             let meta = std::fs::metadata(&src).ctx(|| format!("bind source {}", src.display()))?;
             let target = self.target(m, meta.is_dir())?;
             let rec = if opts.recursive { libc::MS_REC } else { 0 };
-            sys::mount(Some(path_str(&src)?), &sys::fd_path(target.as_raw_fd()), None, libc::MS_BIND | rec, None)
-                .ctx(|| format!("bind-mounting {}", src.display()))?;
+            sys::mount(
+                Some(path_str(&src)?),
+                &sys::fd_path(target.as_raw_fd()),
+                None,
+                libc::MS_BIND | rec,
+                None,
+            )
+            .ctx(|| format!("bind-mounting {}", src.display()))?;
             self.remount_bind(m.destination(), opts.flags)?;
             return self.propagate(m.destination(), &opts);
         }
@@ -201,13 +243,20 @@ impl Rootfs {
             Ok(()) => {}
             // In a user namespace that does not own the network namespace, sysfs and
             // mqueue cannot be mounted fresh: bind the host's, read-only, as runc does.
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) && self.in_userns && (typ == "sysfs" || typ == "mqueue") => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EPERM) && self.in_userns && (typ == "sysfs" || typ == "mqueue") =>
+            {
                 let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
                 sys::mount(Some(host), &target_path, None, libc::MS_BIND | libc::MS_REC, None)
                     .ctx(|| format!("bind-mounting host {host} (fallback for {typ})"))?;
                 self.remount_bind(m.destination(), opts.flags | libc::MS_RDONLY)?;
             }
-            Err(e) => return Err(Error::Io { what: format!("mounting {typ}"), source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: format!("mounting {typ}"),
+                    source: e,
+                })
+            }
         }
         self.propagate(m.destination(), &opts)
     }
@@ -220,17 +269,27 @@ impl Rootfs {
         if flags == 0 {
             return Ok(());
         }
-        let fd = self.open(dest, libc::O_PATH).ctx(|| format!("reopening {}", dest.display()))?;
+        let fd = self
+            .open(dest, libc::O_PATH)
+            .ctx(|| format!("reopening {}", dest.display()))?;
         let locked = sys::statvfs_flags(fd.as_raw_fd()).unwrap_or(0)
             & (libc::ST_NOSUID | libc::ST_NODEV | libc::ST_NOEXEC | libc::ST_RDONLY) as libc::c_ulong;
         // ST_* and MS_* agree for these bits.
-        sys::mount(None, &sys::fd_path(fd.as_raw_fd()), None, libc::MS_BIND | libc::MS_REMOUNT | flags | locked, None)
-            .ctx(|| format!("remounting {} with its options", dest.display()))
+        sys::mount(
+            None,
+            &sys::fd_path(fd.as_raw_fd()),
+            None,
+            libc::MS_BIND | libc::MS_REMOUNT | flags | locked,
+            None,
+        )
+        .ctx(|| format!("remounting {} with its options", dest.display()))
     }
 
     fn propagate(&self, dest: &Path, opts: &mounts::Options) -> Result<()> {
         for p in &opts.propagation {
-            let fd = self.open(dest, libc::O_PATH).ctx(|| format!("reopening {}", dest.display()))?;
+            let fd = self
+                .open(dest, libc::O_PATH)
+                .ctx(|| format!("reopening {}", dest.display()))?;
             sys::mount(None, &sys::fd_path(fd.as_raw_fd()), None, *p, None)
                 .ctx(|| format!("setting propagation of {}", dest.display()))?;
         }
@@ -246,25 +305,45 @@ impl Rootfs {
         let base = opts.flags & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC);
         if let [(name, dir)] = cgroups.as_slice() {
             if name.is_empty() {
-                sys::mount(Some(path_str(dir)?), &sys::fd_path(target.as_raw_fd()), None, libc::MS_BIND | libc::MS_REC, None)
-                    .ctx(|| format!("binding cgroup {}", dir.display()))?;
+                sys::mount(
+                    Some(path_str(dir)?),
+                    &sys::fd_path(target.as_raw_fd()),
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )
+                .ctx(|| format!("binding cgroup {}", dir.display()))?;
                 return self.remount_bind(dest, base | ro);
             }
         }
-        sys::mount(Some("tmpfs"), &sys::fd_path(target.as_raw_fd()), Some("tmpfs"), base, Some("mode=755"))
-            .ctx(|| "mounting tmpfs for cgroup hierarchies".to_string())?;
+        sys::mount(
+            Some("tmpfs"),
+            &sys::fd_path(target.as_raw_fd()),
+            Some("tmpfs"),
+            base,
+            Some("mode=755"),
+        )
+        .ctx(|| "mounting tmpfs for cgroup hierarchies".to_string())?;
         for (name, dir) in cgroups {
             if !dir.is_dir() {
                 continue;
             }
             let sub = dest.join(name);
             let t = self.mkdir_all(&sub, 0o755)?;
-            sys::mount(Some(path_str(dir)?), &sys::fd_path(t.as_raw_fd()), None, libc::MS_BIND, None)
-                .ctx(|| format!("binding cgroup {}", dir.display()))?;
+            sys::mount(
+                Some(path_str(dir)?),
+                &sys::fd_path(t.as_raw_fd()),
+                None,
+                libc::MS_BIND,
+                None,
+            )
+            .ctx(|| format!("binding cgroup {}", dir.display()))?;
             self.remount_bind(&sub, base | ro | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC)?;
             // Comounted controllers ("cpu,cpuacct") are reachable under each name.
             if name.contains(',') {
-                let dfd = self.open(dest, libc::O_PATH | libc::O_DIRECTORY).ctx(|| "opening cgroup tmpfs".into())?;
+                let dfd = self
+                    .open(dest, libc::O_PATH | libc::O_DIRECTORY)
+                    .ctx(|| "opening cgroup tmpfs".into())?;
                 for single in name.split(',') {
                     let _ = sys::symlinkat(Path::new(name), dfd.as_raw_fd(), Path::new(single));
                 }
@@ -281,7 +360,11 @@ impl Rootfs {
     pub fn create_devices(&self, spec: &Spec) -> Result<()> {
         let dev_is_bind = spec.mounts().as_deref().unwrap_or_default().iter().any(|m| {
             m.destination() == Path::new("/dev")
-                && m.options().as_deref().unwrap_or_default().iter().any(|o| o == "bind" || o == "rbind")
+                && m.options()
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|o| o == "bind" || o == "rbind")
         });
         if dev_is_bind {
             return Ok(());
@@ -294,7 +377,8 @@ impl Rootfs {
             }
         }
         for d in &devices {
-            self.create_device(d).map_err(|e| Error::Setup(format!("linux.devices ({}): {e}", d.path().display())))?;
+            self.create_device(d)
+                .map_err(|e| Error::Setup(format!("linux.devices ({}): {e}", d.path().display())))?;
         }
         let dev = self.mkdir_all(Path::new("/dev"), 0o755)?;
         for (link, target) in [
@@ -306,7 +390,12 @@ impl Rootfs {
             match sys::symlinkat(Path::new(target), dev.as_raw_fd(), Path::new(link)) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                Err(e) => return Err(Error::Io { what: format!("creating /dev/{link}"), source: e }),
+                Err(e) => {
+                    return Err(Error::Io {
+                        what: format!("creating /dev/{link}"),
+                        source: e,
+                    })
+                }
             }
         }
         Ok(())
@@ -315,7 +404,9 @@ impl Rootfs {
     fn create_device(&self, d: &LinuxDevice) -> Result<()> {
         let path = d.path();
         let parent = path.parent().unwrap_or(Path::new("/dev"));
-        let name = path.file_name().ok_or_else(|| Error::Setup("device path has no file name".into()))?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::Setup("device path has no file name".into()))?;
         let pfd = self.mkdir_all(parent, 0o755)?;
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
@@ -326,8 +417,13 @@ impl Rootfs {
         let rdev = libc::makedev(d.major() as u32, d.minor() as u32);
         if self.in_userns {
             let host = path_str(path)?;
-            let f = sys::openat(pfd.as_raw_fd(), Path::new(name), libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW, 0o600)
-                .ctx(|| format!("creating bind target {}", path.display()))?;
+            let f = sys::openat(
+                pfd.as_raw_fd(),
+                Path::new(name),
+                libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
+                0o600,
+            )
+            .ctx(|| format!("creating bind target {}", path.display()))?;
             return sys::mount(Some(host), &sys::fd_path(f.as_raw_fd()), None, libc::MS_BIND, None)
                 .ctx(|| format!("binding host device {host}"));
         }
@@ -341,7 +437,12 @@ impl Rootfs {
                 unsafe { libc::unlinkat(pfd.as_raw_fd(), c.as_ptr(), 0) };
                 sys::mknodat(pfd.as_raw_fd(), Path::new(name), kind | mode, rdev).ctx(|| "mknod".into())?;
             }
-            Err(e) => return Err(Error::Io { what: "mknod".into(), source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: "mknod".into(),
+                    source: e,
+                })
+            }
         }
         let c = sys::cstring(Path::new(name)).ctx(|| "device name".into())?;
         // SAFETY: fchmodat/fchownat on a dirfd with a valid C string; AT_SYMLINK_NOFOLLOW
@@ -361,7 +462,9 @@ impl Rootfs {
 
     /// `/dev/ptmx` → `pts/ptmx`, so the container's pty multiplexer is its own devpts.
     pub fn link_ptmx(&self) -> Result<()> {
-        let Ok(dev) = self.open(Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY) else { return Ok(()) };
+        let Ok(dev) = self.open(Path::new("/dev"), libc::O_PATH | libc::O_DIRECTORY) else {
+            return Ok(());
+        };
         let c = sys::cstring(Path::new("ptmx")).ctx(|| "ptmx".into())?;
         // SAFETY: unlinkat on a dirfd with a valid C string; ENOENT is fine.
         unsafe { libc::unlinkat(dev.as_raw_fd(), c.as_ptr(), 0) };
@@ -371,7 +474,9 @@ impl Rootfs {
     /// `linux.sysctl`: each key written through the container's /proc/sys, checking the
     /// file really is on procfs.
     pub fn sysctls(&self, spec: &Spec) -> Result<()> {
-        let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else { return Ok(()) };
+        let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
+            return Ok(());
+        };
         for (k, v) in sysctl {
             if k.contains("..") || k.contains('/') && k.contains('.') {
                 return Err(Error::Setup(format!("linux.sysctl: invalid key {k:?}")));
@@ -382,11 +487,15 @@ impl Rootfs {
                 .ctx(|| format!("linux.sysctl {k:?}: opening {}", p.display()))?;
             let st = sys::fstatfs(fd.as_raw_fd()).ctx(|| "statfs".into())?;
             if st.f_type as i64 != PROC_SUPER_MAGIC {
-                return Err(Error::Setup(format!("linux.sysctl {k:?}: {} is not on procfs", p.display())));
+                return Err(Error::Setup(format!(
+                    "linux.sysctl {k:?}: {} is not on procfs",
+                    p.display()
+                )));
             }
             let f = std::fs::File::from(fd);
             use std::io::Write;
-            (&f).write_all(v.as_bytes()).ctx(|| format!("linux.sysctl {k:?}: writing {v:?}"))?;
+            (&f).write_all(v.as_bytes())
+                .ctx(|| format!("linux.sysctl {k:?}: writing {v:?}"))?;
         }
         Ok(())
     }
@@ -395,21 +504,35 @@ impl Rootfs {
     /// the container's /dev/null — checked to be the real null device first, so a
     /// symlink planted at /dev/null cannot turn the mask into a host write.
     pub fn mask_paths(&self, spec: &Spec) -> Result<()> {
-        let paths = spec.linux().as_ref().and_then(|l| l.masked_paths().clone()).unwrap_or_default();
+        let paths = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.masked_paths().clone())
+            .unwrap_or_default();
         if paths.is_empty() {
             return Ok(());
         }
-        let null = self.open(Path::new("/dev/null"), libc::O_PATH | libc::O_NOFOLLOW).ctx(|| "opening /dev/null in the rootfs".into())?;
+        let null = self
+            .open(Path::new("/dev/null"), libc::O_PATH | libc::O_NOFOLLOW)
+            .ctx(|| "opening /dev/null in the rootfs".into())?;
         let st = sys::fstat(null.as_raw_fd()).ctx(|| "stat /dev/null".into())?;
         if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != libc::makedev(1, 3) {
-            return Err(Error::Setup("linux.maskedPaths: /dev/null in the rootfs is not the null device (1:3); refusing to use it as a mask".into()));
+            return Err(Error::Setup(
+                "linux.maskedPaths: /dev/null in the rootfs is not the null device (1:3); refusing to use it as a mask"
+                    .into(),
+            ));
         }
         for p in paths {
             let p = PathBuf::from(p);
             let fd = match self.open(&p, libc::O_PATH | libc::O_NOFOLLOW) {
                 Ok(fd) => fd,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-                Err(e) => return Err(Error::Io { what: format!("linux.maskedPaths: resolving {}", p.display()), source: e }),
+                Err(e) => {
+                    return Err(Error::Io {
+                        what: format!("linux.maskedPaths: resolving {}", p.display()),
+                        source: e,
+                    })
+                }
             };
             let st = sys::fstat(fd.as_raw_fd()).ctx(|| format!("stat {}", p.display()))?;
             let target = sys::fd_path(fd.as_raw_fd());
@@ -417,8 +540,14 @@ impl Rootfs {
                 sys::mount(Some("tmpfs"), &target, Some("tmpfs"), libc::MS_RDONLY, Some("size=0k"))
                     .ctx(|| format!("linux.maskedPaths: masking directory {}", p.display()))?;
             } else {
-                sys::mount(Some(&sys::fd_path(null.as_raw_fd())), &target, None, libc::MS_BIND, None)
-                    .ctx(|| format!("linux.maskedPaths: masking {}", p.display()))?;
+                sys::mount(
+                    Some(&sys::fd_path(null.as_raw_fd())),
+                    &target,
+                    None,
+                    libc::MS_BIND,
+                    None,
+                )
+                .ctx(|| format!("linux.maskedPaths: masking {}", p.display()))?;
             }
         }
         Ok(())
@@ -426,12 +555,22 @@ impl Rootfs {
 
     /// `linux.readonlyPaths`: bind each onto itself and remount read-only.
     pub fn readonly_paths(&self, spec: &Spec) -> Result<()> {
-        for p in spec.linux().as_ref().and_then(|l| l.readonly_paths().clone()).unwrap_or_default() {
+        for p in spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.readonly_paths().clone())
+            .unwrap_or_default()
+        {
             let p = PathBuf::from(p);
             let fd = match self.open(&p, libc::O_PATH | libc::O_NOFOLLOW) {
                 Ok(fd) => fd,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
-                Err(e) => return Err(Error::Io { what: format!("linux.readonlyPaths: resolving {}", p.display()), source: e }),
+                Err(e) => {
+                    return Err(Error::Io {
+                        what: format!("linux.readonlyPaths: resolving {}", p.display()),
+                        source: e,
+                    })
+                }
             };
             let t = sys::fd_path(fd.as_raw_fd());
             sys::mount(Some(&t), &t, None, libc::MS_BIND | libc::MS_REC, None)
@@ -445,11 +584,16 @@ impl Rootfs {
     /// Open the pty multiplexer of the container's devpts, checking it is devpts.
     pub fn open_ptmx(&self) -> Result<OwnedFd> {
         let fd = self
-            .open(Path::new("/dev/pts/ptmx"), libc::O_RDWR | libc::O_NOCTTY | libc::O_NOFOLLOW)
+            .open(
+                Path::new("/dev/pts/ptmx"),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_NOFOLLOW,
+            )
             .ctx(|| "process.terminal: opening /dev/pts/ptmx in the rootfs (is devpts mounted at /dev/pts?)".into())?;
         let st = sys::fstatfs(fd.as_raw_fd()).ctx(|| "statfs /dev/pts/ptmx".into())?;
         if st.f_type as i64 != DEVPTS_SUPER_MAGIC {
-            return Err(Error::Setup("process.terminal: /dev/pts/ptmx in the rootfs is not on devpts".into()));
+            return Err(Error::Setup(
+                "process.terminal: /dev/pts/ptmx in the rootfs is not on devpts".into(),
+            ));
         }
         Ok(fd)
     }
@@ -461,18 +605,35 @@ impl Rootfs {
         let c = sys::cstring(Path::new("console")).ctx(|| "console".into())?;
         // SAFETY: unlinkat on a dirfd with a valid C string; ENOENT is fine.
         unsafe { libc::unlinkat(dev.as_raw_fd(), c.as_ptr(), 0) };
-        let f = sys::openat(dev.as_raw_fd(), Path::new("console"), libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW, 0o600)
-            .ctx(|| "creating /dev/console".into())?;
-        sys::mount(Some(&sys::fd_path(slave)), &sys::fd_path(f.as_raw_fd()), None, libc::MS_BIND, None)
-            .ctx(|| "binding the pty onto /dev/console".into())
+        let f = sys::openat(
+            dev.as_raw_fd(),
+            Path::new("console"),
+            libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW,
+            0o600,
+        )
+        .ctx(|| "creating /dev/console".into())?;
+        sys::mount(
+            Some(&sys::fd_path(slave)),
+            &sys::fd_path(f.as_raw_fd()),
+            None,
+            libc::MS_BIND,
+            None,
+        )
+        .ctx(|| "binding the pty onto /dev/console".into())
     }
 
     /// Remount the rootfs read-only (`root.readonly`); submounts keep their own flags.
     pub fn make_readonly(&self) -> Result<()> {
         let flags = sys::statvfs_flags(self.fd()).unwrap_or(0)
             & (libc::ST_NOSUID | libc::ST_NODEV | libc::ST_NOEXEC) as libc::c_ulong;
-        sys::mount(None, &sys::fd_path(self.fd()), None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags, None)
-            .ctx(|| "root.readonly: remounting the rootfs read-only".into())
+        sys::mount(
+            None,
+            &sys::fd_path(self.fd()),
+            None,
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | flags,
+            None,
+        )
+        .ctx(|| "root.readonly: remounting the rootfs read-only".into())
     }
 
     /// Switch to the rootfs. With pivot_root the old root is detached entirely (after
@@ -485,7 +646,8 @@ impl Rootfs {
             sys::chroot(".").ctx(|| "chroot".into())?;
         } else {
             sys::pivot_root(".", ".").ctx(|| "pivot_root".into())?;
-            sys::mount(None, ".", None, libc::MS_SLAVE | libc::MS_REC, None).ctx(|| "making the old root a slave".into())?;
+            sys::mount(None, ".", None, libc::MS_SLAVE | libc::MS_REC, None)
+                .ctx(|| "making the old root a slave".into())?;
             sys::umount2(".", libc::MNT_DETACH).ctx(|| "detaching the old root".into())?;
         }
         sys::chdir("/").ctx(|| "chdir /".into())?;
@@ -497,31 +659,43 @@ impl Rootfs {
 }
 
 fn path_str(p: &Path) -> Result<&str> {
-    p.to_str().ok_or_else(|| Error::Setup(format!("path {p:?} is not UTF-8")))
+    p.to_str()
+        .ok_or_else(|| Error::Setup(format!("path {p:?} is not UTF-8")))
 }
 
 fn default_devices() -> Vec<LinuxDevice> {
-    [("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7), ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0)]
-        .into_iter()
-        .map(|(p, ma, mi)| {
-            oci_spec::runtime::LinuxDeviceBuilder::default()
-                .path(p)
-                .typ(LinuxDeviceType::C)
-                .major(ma)
-                .minor(mi)
-                .file_mode(0o666u32)
-                .uid(0u32)
-                .gid(0u32)
-                .build()
-                .expect("static device")
-        })
-        .collect()
+    [
+        ("/dev/null", 1, 3),
+        ("/dev/zero", 1, 5),
+        ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8),
+        ("/dev/urandom", 1, 9),
+        ("/dev/tty", 5, 0),
+    ]
+    .into_iter()
+    .map(|(p, ma, mi)| {
+        oci_spec::runtime::LinuxDeviceBuilder::default()
+            .path(p)
+            .typ(LinuxDeviceType::C)
+            .major(ma)
+            .minor(mi)
+            .file_mode(0o666u32)
+            .uid(0u32)
+            .gid(0u32)
+            .build()
+            .expect("static device")
+    })
+    .collect()
 }
 
 impl Rootfs {
     /// The current root (after pivot_root, from inside the container), for `exec`.
     pub fn open_current_root() -> Result<Rootfs> {
         let fd = sys::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "opening /".into())?;
-        Ok(Rootfs { path: PathBuf::from("/"), fd, in_userns: false })
+        Ok(Rootfs {
+            path: PathBuf::from("/"),
+            fd,
+            in_userns: false,
+        })
     }
 }

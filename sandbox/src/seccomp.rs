@@ -59,12 +59,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
-    LinuxSeccompOperator,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
 use seccompiler::{
-    BackendError, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
-    SeccompFilter, SeccompRule, TargetArch,
+    BackendError, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
 };
 
 use crate::syscalls;
@@ -98,9 +97,7 @@ pub enum SeccompError {
          one filter may deny seccomp(2): allow seccomp in the profile"
     )]
     SeccompDeniedTwice { first: String, second: String },
-    #[error(
-        "linux.seccomp: the native architecture {arch} is not supported by seccompiler: {source}"
-    )]
+    #[error("linux.seccomp: the native architecture {arch} is not supported by seccompiler: {source}")]
     Arch {
         arch: &'static str,
         #[source]
@@ -210,11 +207,10 @@ impl CompiledSeccomp {
     /// Compile for the native arch. Errors name the field, e.g.
     /// `linux.seccomp.syscalls[3].args[0].index: expected 0..=5, found 6`.
     pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledSeccomp, SeccompError> {
-        let arch =
-            TargetArch::try_from(syscalls::NATIVE_ARCH).map_err(|source| SeccompError::Arch {
-                arch: syscalls::NATIVE_ARCH,
-                source,
-            })?;
+        let arch = TargetArch::try_from(syscalls::NATIVE_ARCH).map_err(|source| SeccompError::Arch {
+            arch: syscalls::NATIVE_ARCH,
+            source,
+        })?;
         let default_errno = profile.default_errno_ret();
         let default = to_action(
             profile.default_action(),
@@ -229,13 +225,7 @@ impl CompiledSeccomp {
         let mut ignored: Vec<String> = Vec::new();
         for (i, rule) in profile.syscalls().iter().flatten().enumerate() {
             let path = format!("linux.seccomp.syscalls[{i}]");
-            let action = to_action(
-                rule.action(),
-                rule.errno_ret(),
-                default_errno,
-                &path,
-                rule.names(),
-            )?;
+            let action = to_action(rule.action(), rule.errno_ret(), default_errno, &path, rule.names())?;
             let mut conds = rule
                 .args()
                 .iter()
@@ -298,9 +288,7 @@ impl CompiledSeccomp {
             flags |= match flag {
                 LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
                 LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => {
-                    libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
-                }
+                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
             };
         }
 
@@ -417,9 +405,7 @@ fn to_action(
         LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
         LinuxSeccompAction::ScmpActErrno => SeccompAction::Errno(data()?),
         // libseccomp's SCMP_ACT_KILL is SECCOMP_RET_KILL_THREAD.
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
-            SeccompAction::KillThread
-        }
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => SeccompAction::KillThread,
         LinuxSeccompAction::ScmpActKillProcess => SeccompAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
         LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
@@ -516,14 +502,10 @@ fn plan_filters(default: &SeccompAction, groups: &[Group]) -> Result<Vec<Planned
         let mut union = RuleMap::new();
         for group in groups {
             for (nr, m) in &group.rules {
-                union
-                    .entry(*nr)
-                    .and_modify(|u| u.merge(m))
-                    .or_insert_with(|| m.clone());
+                union.entry(*nr).and_modify(|u| u.merge(m)).or_insert_with(|| m.clone());
             }
         }
-        let seccomp_always_allowed =
-            seccomp_nr.is_some_and(|nr| union.get(&nr) == Some(&Match::Always));
+        let seccomp_always_allowed = seccomp_nr.is_some_and(|nr| union.get(&nr) == Some(&Match::Always));
         plan.push(Planned {
             label: format!("default {}", label(default)),
             mismatch: default.clone(),
@@ -554,16 +536,14 @@ fn plan_filters(default: &SeccompAction, groups: &[Group]) -> Result<Vec<Planned
             label: label(&group.action),
             mismatch: SeccompAction::Allow,
             matched: group.action.clone(),
-            may_deny_seccomp: denies(&group.action)
-                && seccomp_nr.is_some_and(|nr| group.rules.contains_key(&nr)),
+            may_deny_seccomp: denies(&group.action) && seccomp_nr.is_some_and(|nr| group.rules.contains_key(&nr)),
             rules,
         });
     }
 
     // Each seccomp(2) call runs through the filters already installed: the one filter that may
     // deny it goes last. Conditions are not evaluated here, so "may" is conservative.
-    let (mut ordered, deniers): (Vec<Planned>, Vec<Planned>) =
-        plan.into_iter().partition(|p| !p.may_deny_seccomp);
+    let (mut ordered, deniers): (Vec<Planned>, Vec<Planned>) = plan.into_iter().partition(|p| !p.may_deny_seccomp);
     if let [first, second, ..] = deniers.as_slice() {
         return Err(SeccompError::SeccompDeniedTwice {
             first: first.label.clone(),
@@ -574,10 +554,7 @@ fn plan_filters(default: &SeccompAction, groups: &[Group]) -> Result<Vec<Planned
     Ok(ordered)
 }
 
-fn build_program(
-    planned: &Planned,
-    arch: TargetArch,
-) -> Result<Box<[libc::sock_filter]>, SeccompError> {
+fn build_program(planned: &Planned, arch: TargetArch) -> Result<Box<[libc::sock_filter]>, SeccompError> {
     let backend = |source| SeccompError::Backend {
         filter: planned.label.clone(),
         source,
@@ -590,10 +567,7 @@ fn build_program(
             Match::AnyOf(set) => set
                 .iter()
                 .map(|conds| {
-                    let conds = conds
-                        .iter()
-                        .map(to_seccompiler_cond)
-                        .collect::<Result<Vec<_>, _>>()?;
+                    let conds = conds.iter().map(to_seccompiler_cond).collect::<Result<Vec<_>, _>>()?;
                     SeccompRule::new(conds)
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -601,13 +575,7 @@ fn build_program(
         };
         rules.insert(*nr, chain);
     }
-    let filter = SeccompFilter::new(
-        rules,
-        planned.mismatch.clone(),
-        planned.matched.clone(),
-        arch,
-    )
-    .map_err(backend)?;
+    let filter = SeccompFilter::new(rules, planned.mismatch.clone(), planned.matched.clone(), arch).map_err(backend)?;
     let program = BpfProgram::try_from(filter).map_err(backend)?;
     Ok(program
         .into_iter()
@@ -651,12 +619,11 @@ const WAIT_KILLABLE_RECV: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
 /// which only concerns a notify listener, is accepted and dropped.
 pub fn parse_profile(json: &serde_json::Value) -> Result<LinuxSeccomp, SeccompError> {
     let root = "linux.seccomp";
-    let invalid =
-        |path: String, expected: &str, found: &serde_json::Value| SeccompError::InvalidField {
-            path,
-            expected: expected.to_string(),
-            found: found.to_string(),
-        };
+    let invalid = |path: String, expected: &str, found: &serde_json::Value| SeccompError::InvalidField {
+        path,
+        expected: expected.to_string(),
+        found: found.to_string(),
+    };
     let obj = json
         .as_object()
         .ok_or_else(|| invalid(root.to_string(), "an object", json))?;
@@ -692,10 +659,7 @@ pub fn parse_profile(json: &serde_json::Value) -> Result<LinuxSeccomp, SeccompEr
         }
     }
     if let Some(v) = obj.get("architectures") {
-        for (i, a) in array(v, format!("{root}.architectures"))?
-            .iter()
-            .enumerate()
-        {
+        for (i, a) in array(v, format!("{root}.architectures"))?.iter().enumerate() {
             check_enum(a, format!("{root}.architectures[{i}]"), ARCHS, &|s| {
                 Arch::from_str(s).is_ok()
             })?;
@@ -708,9 +672,7 @@ pub fn parse_profile(json: &serde_json::Value) -> Result<LinuxSeccomp, SeccompEr
                 s == WAIT_KILLABLE_RECV || LinuxSeccompFilterFlag::from_str(s).is_ok()
             })?;
             if f.as_str() == Some(WAIT_KILLABLE_RECV) {
-                tracing::debug!(
-                    "seccomp: {WAIT_KILLABLE_RECV} only concerns notify listeners; ignored"
-                );
+                tracing::debug!("seccomp: {WAIT_KILLABLE_RECV} only concerns notify listeners; ignored");
             } else {
                 kept.push(f);
             }
@@ -725,13 +687,7 @@ pub fn parse_profile(json: &serde_json::Value) -> Result<LinuxSeccomp, SeccompEr
                 .ok_or_else(|| invalid(path.clone(), "an object", rule))?;
             match rule.get("action") {
                 Some(a) => check_enum(a, format!("{path}.action"), ACTIONS, &is_action)?,
-                None => {
-                    return Err(invalid(
-                        format!("{path}.action"),
-                        ACTIONS,
-                        &serde_json::Value::Null,
-                    ))
-                }
+                None => return Err(invalid(format!("{path}.action"), ACTIONS, &serde_json::Value::Null)),
             }
             match rule.get("names") {
                 Some(serde_json::Value::Array(names)) => {
@@ -781,12 +737,10 @@ pub fn parse_profile(json: &serde_json::Value) -> Result<LinuxSeccomp, SeccompEr
         }
     }
 
-    serde_json::from_value(serde_json::Value::Object(cleaned)).map_err(|e| {
-        SeccompError::InvalidField {
-            path: root.to_string(),
-            expected: "an OCI LinuxSeccomp object".to_string(),
-            found: e.to_string(),
-        }
+    serde_json::from_value(serde_json::Value::Object(cleaned)).map_err(|e| SeccompError::InvalidField {
+        path: root.to_string(),
+        expected: "an OCI LinuxSeccomp object".to_string(),
+        found: e.to_string(),
     })
 }
 
@@ -850,9 +804,7 @@ mod tests {
     /// errno of the last failed call, or 0 when `rc` is not -1.
     fn errno_of(rc: libc::c_long) -> i32 {
         if rc == -1 {
-            std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(255)
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(255)
         } else {
             0
         }
@@ -877,10 +829,7 @@ mod tests {
             "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
         }));
         assert_eq!(c.filter_count(), 1);
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Exited(libc::EACCES)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Exited(libc::EACCES));
     }
 
     #[test]
@@ -892,10 +841,7 @@ mod tests {
             "syscalls": [exit_rule(), {"names": ["getppid"], "action": "SCMP_ACT_ALLOW"}]
         }));
         assert_eq!(c.filter_count(), 1);
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Exited(libc::ENOSYS)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Exited(libc::ENOSYS));
         // SAFETY: getppid has no arguments and cannot fail.
         let ppid = || errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
         assert_eq!(run_in_child(&c, ppid), Outcome::Exited(0));
@@ -905,10 +851,7 @@ mod tests {
             "defaultErrnoRet": 38,
             "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO"}]
         }));
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Exited(libc::ENOSYS)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Exited(libc::ENOSYS));
     }
 
     #[test]
@@ -917,10 +860,7 @@ mod tests {
             "defaultAction": "SCMP_ACT_ERRNO",
             "syscalls": [exit_rule()]
         }));
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Exited(libc::EPERM)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Exited(libc::EPERM));
     }
 
     #[test]
@@ -934,11 +874,7 @@ mod tests {
 
     #[test]
     fn kill_process_and_kill_thread_send_sigsys() {
-        for action in [
-            "SCMP_ACT_KILL_PROCESS",
-            "SCMP_ACT_KILL_THREAD",
-            "SCMP_ACT_KILL",
-        ] {
+        for action in ["SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL"] {
             let c = compile(json!({
                 "defaultAction": "SCMP_ACT_ALLOW",
                 "syscalls": [{"names": ["getpid"], "action": action}]
@@ -959,10 +895,7 @@ mod tests {
             "defaultAction": "SCMP_ACT_KILL_PROCESS",
             "syscalls": [exit_rule()]
         }));
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Signaled(libc::SIGSYS)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Signaled(libc::SIGSYS));
         assert_eq!(run_in_child(&c, || 7), Outcome::Exited(7));
     }
 
@@ -972,10 +905,7 @@ mod tests {
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_TRAP"}]
         }));
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Signaled(libc::SIGSYS)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Signaled(libc::SIGSYS));
     }
 
     #[test]
@@ -985,10 +915,7 @@ mod tests {
             "syscalls": [exit_rule(), {"names": ["getpid"], "action": "SCMP_ACT_LOG"}]
         }));
         // The default filter denies seccomp(2), so it is installed last.
-        assert_eq!(
-            c.filter_labels(),
-            ["SCMP_ACT_LOG", "default SCMP_ACT_ERRNO(1)"]
-        );
+        assert_eq!(c.filter_labels(), ["SCMP_ACT_LOG", "default SCMP_ACT_ERRNO(1)"]);
         assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Exited(0));
         // SAFETY: getppid has no arguments.
         let ppid = || errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
@@ -1003,10 +930,7 @@ mod tests {
             "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_TRACE", "errnoRet": 5}]
         }));
         assert_eq!(c.filter_labels(), ["SCMP_ACT_TRACE(5)"]);
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Exited(libc::ENOSYS)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Exited(libc::ENOSYS));
     }
 
     #[test]
@@ -1019,14 +943,9 @@ mod tests {
         }));
         assert_eq!(
             c.flags(),
-            libc::SECCOMP_FILTER_FLAG_LOG
-                | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW
-                | libc::SECCOMP_FILTER_FLAG_TSYNC
+            libc::SECCOMP_FILTER_FLAG_LOG | libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW | libc::SECCOMP_FILTER_FLAG_TSYNC
         );
-        assert_eq!(
-            run_in_child(&c, || getpid_args(0, 0)),
-            Outcome::Exited(libc::EACCES)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(0, 0)), Outcome::Exited(libc::EACCES));
     }
 
     // ---- argument conditions --------------------------------------------------------------
@@ -1207,10 +1126,7 @@ mod tests {
             ]
         }));
         assert_eq!(c.filter_count(), 2);
-        assert_eq!(
-            c.filter_labels(),
-            ["default SCMP_ACT_ERRNO(1)", "SCMP_ACT_ERRNO(38)"]
-        );
+        assert_eq!(c.filter_labels(), ["default SCMP_ACT_ERRNO(1)", "SCMP_ACT_ERRNO(38)"]);
         // SAFETY: clone3 with a null args pointer would fail with EFAULT if it ran.
         let clone3 = || errno_of(unsafe { libc::syscall(libc::SYS_clone3, 0usize, 0usize) });
         assert_eq!(run_in_child(&c, clone3), Outcome::Exited(libc::ENOSYS));
@@ -1233,10 +1149,7 @@ mod tests {
         }));
         assert_eq!(c.filter_count(), 2);
         assert_eq!(run_in_child(&c, || getpid_args(0, 0)), DENIED);
-        assert_eq!(
-            run_in_child(&c, || getpid_args(1, 0)),
-            Outcome::Signaled(libc::SIGSYS)
-        );
+        assert_eq!(run_in_child(&c, || getpid_args(1, 0)), Outcome::Signaled(libc::SIGSYS));
     }
 
     #[test]
@@ -1251,10 +1164,7 @@ mod tests {
                 {"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
             ]
         }));
-        assert_eq!(
-            c.filter_labels(),
-            ["SCMP_ACT_ERRNO(38)", "default SCMP_ACT_ERRNO(1)"]
-        );
+        assert_eq!(c.filter_labels(), ["SCMP_ACT_ERRNO(38)", "default SCMP_ACT_ERRNO(1)"]);
         // SAFETY: getppid has no arguments.
         let ppid = || errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
         assert_eq!(run_in_child(&c, ppid), Outcome::Exited(libc::ENOSYS));
@@ -1270,10 +1180,7 @@ mod tests {
             ]
         })))
         .unwrap_err();
-        assert!(
-            matches!(err, SeccompError::SeccompDeniedTwice { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, SeccompError::SeccompDeniedTwice { .. }), "{err}");
     }
 
     // ---- unknown names, errors ------------------------------------------------------------
@@ -1395,8 +1302,7 @@ mod tests {
              seccomp user-notification agent support); rule for mount, umount2"
         );
 
-        let err = CompiledSeccomp::compile(&profile(json!({"defaultAction": "SCMP_ACT_NOTIFY"})))
-            .unwrap_err();
+        let err = CompiledSeccomp::compile(&profile(json!({"defaultAction": "SCMP_ACT_NOTIFY"}))).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported"),
@@ -1431,9 +1337,9 @@ mod tests {
         let c = getpid_rule(serde_json::Value::Null);
         let insns = c.programs[0].clone();
         let jeq = |nr: u32| {
-            insns.iter().any(|i| {
-                i.code == (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16 && i.k == nr
-            })
+            insns
+                .iter()
+                .any(|i| i.code == (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16 && i.k == nr)
         };
         assert!(jeq(libc::SYS_getpid as u32));
         assert!(jeq(0x4000_0000 | libc::SYS_getpid as u32));
@@ -1468,11 +1374,7 @@ mod tests {
 
     fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
         v.and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
             .unwrap_or_default()
     }
 
@@ -1491,10 +1393,7 @@ mod tests {
                 architectures.extend(strings(entry.get("subArchitectures")));
             }
         }
-        let caps_ok = |caps: Vec<String>| {
-            caps.iter()
-                .all(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()))
-        };
+        let caps_ok = |caps: Vec<String>| caps.iter().all(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()));
         let mut syscalls = Vec::new();
         for group in moby["syscalls"].as_array().expect("syscalls") {
             let excludes = group.get("excludes").cloned().unwrap_or(json!({}));
@@ -1502,10 +1401,7 @@ mod tests {
                 continue;
             }
             let excluded_caps = strings(excludes.get("caps"));
-            if excluded_caps
-                .iter()
-                .any(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()))
-            {
+            if excluded_caps.iter().any(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str())) {
                 continue;
             }
             let includes = group.get("includes").cloned().unwrap_or(json!({}));
@@ -1536,8 +1432,7 @@ mod tests {
     #[test]
     fn docker_default_profile() {
         let path = fixtures().join("seccomp/moby-default.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let moby: serde_json::Value = serde_json::from_str(&text).expect("moby profile is JSON");
         let oci = moby_to_oci(&moby);
         let c = CompiledSeccomp::compile(&profile(oci)).expect("Docker's profile compiles");
@@ -1549,16 +1444,10 @@ mod tests {
             c.ignored_syscalls().len()
         );
         assert_eq!(c.filter_count(), 2);
-        assert_eq!(
-            c.filter_labels(),
-            ["default SCMP_ACT_ERRNO(1)", "SCMP_ACT_ERRNO(38)"]
-        );
+        assert_eq!(c.filter_labels(), ["default SCMP_ACT_ERRNO(1)", "SCMP_ACT_ERRNO(38)"]);
         // 32-bit-only names of the profile are ignored, native ones are not.
         assert!(c.ignored_syscalls().iter().any(|n| n == "clock_gettime64"));
-        assert!(!c
-            .ignored_syscalls()
-            .iter()
-            .any(|n| n == "getpid" || n == "clone3"));
+        assert!(!c.ignored_syscalls().iter().any(|n| n == "getpid" || n == "clone3"));
 
         // SAFETY: getpid takes no arguments.
         let getpid = || errno_of(unsafe { libc::syscall(libc::SYS_getpid) });
@@ -1567,16 +1456,11 @@ mod tests {
         // SAFETY: KEYCTL_GET_KEYRING_ID (0) of the session keyring (-3), no pointers.
         let keyctl = || errno_of(unsafe { libc::syscall(libc::SYS_keyctl, 0, -3i64, 0) });
         // SAFETY: null pointers: add_key would fail with EFAULT/EINVAL if it ran.
-        let add_key = || {
-            errno_of(unsafe {
-                libc::syscall(libc::SYS_add_key, 0usize, 0usize, 0usize, 0usize, 0usize)
-            })
-        };
+        let add_key = || errno_of(unsafe { libc::syscall(libc::SYS_add_key, 0usize, 0usize, 0usize, 0usize, 0usize) });
         // SAFETY: BPF_PROG_LOAD with a null attr would fail with EFAULT if it ran.
         let bpf = || errno_of(unsafe { libc::syscall(libc::SYS_bpf, 5, 0usize, 0u32) });
         // SAFETY: personality(0xffffffff) only queries the persona.
-        let personality_query =
-            || errno_of(unsafe { libc::syscall(libc::SYS_personality, 0xffff_ffffu64) });
+        let personality_query = || errno_of(unsafe { libc::syscall(libc::SYS_personality, 0xffff_ffffu64) });
         // SAFETY: ADDR_NO_RANDOMIZE would only change this child's persona.
         let no_aslr = || errno_of(unsafe { libc::syscall(libc::SYS_personality, 0x0040000u64) });
 

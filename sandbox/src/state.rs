@@ -104,7 +104,12 @@ pub struct Locked {
 }
 
 pub fn validate_id(id: &str) -> Result<()> {
-    let bad = |why| Err(Error::InvalidId { id: id.to_string(), why });
+    let bad = |why| {
+        Err(Error::InvalidId {
+            id: id.to_string(),
+            why,
+        })
+    };
     if id.is_empty() {
         return bad("it is empty");
     }
@@ -145,7 +150,12 @@ impl Store {
         match fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.to_string())),
-            Err(e) => return Err(Error::Io { what: format!("creating state dir {}", dir.display()), source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: format!("creating state dir {}", dir.display()),
+                    source: e,
+                })
+            }
         }
         self.lock_dir(id, dir)
     }
@@ -175,7 +185,10 @@ impl Store {
             .open(dir.join("lock"))
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => Error::NotFound(id.to_string()),
-                _ => Error::Io { what: format!("opening lock of container {id:?}"), source: e },
+                _ => Error::Io {
+                    what: format!("opening lock of container {id:?}"),
+                    source: e,
+                },
             })?;
         // SAFETY: flock on a valid fd we own.
         if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } < 0 {
@@ -193,7 +206,12 @@ impl Store {
         let rd = match fs::read_dir(&self.root) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
-            Err(e) => return Err(Error::Io { what: format!("reading {}", self.root.display()), source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    what: format!("reading {}", self.root.display()),
+                    source: e,
+                })
+            }
         };
         for e in rd.flatten() {
             if e.path().join("state.json").is_file() {
@@ -217,13 +235,15 @@ impl Locked {
     pub fn load(&self) -> Result<State> {
         let p = self.dir.join("state.json");
         let data = fs::read(&p).ctx(|| format!("reading {}", p.display()))?;
-        serde_json::from_slice(&data)
-            .map_err(|e| Error::Setup(format!("{}: invalid state file: {e}", p.display())))
+        serde_json::from_slice(&data).map_err(|e| Error::Setup(format!("{}: invalid state file: {e}", p.display())))
     }
 
     /// Write atomically: a reader never sees a half-written state.
     pub fn save(&self, st: &State) -> Result<()> {
-        write_atomic(&self.dir.join("state.json"), &serde_json::to_vec(st).expect("state serializes"))
+        write_atomic(
+            &self.dir.join("state.json"),
+            &serde_json::to_vec(st).expect("state serializes"),
+        )
     }
 
     pub fn fifo(&self) -> PathBuf {
@@ -239,7 +259,10 @@ impl Locked {
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::Io { what: format!("removing state dir {}", self.dir.display()), source: e }),
+            Err(e) => Err(Error::Io {
+                what: format!("removing state dir {}", self.dir.display()),
+                source: e,
+            }),
         }
     }
 }
@@ -261,7 +284,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Now as RFC 3339 UTC with nanoseconds, as Go's time.Time marshals (containerd parses it).
 pub fn now_rfc3339() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 

@@ -65,7 +65,11 @@ pub fn openat2_in_root(root: RawFd, path: &Path, flags: libc::c_int, mode: libc:
     // SAFETY: open_how is a plain C struct for which all-zero is valid.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 { mode as u64 } else { 0 };
+    how.mode = if flags & (libc::O_CREAT | libc::O_TMPFILE) != 0 {
+        mode as u64
+    } else {
+        0
+    };
     how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
     // SAFETY: `how` is a fully initialised open_how that outlives the call, its size is
     // passed exactly, and `c` is a valid NUL-terminated string.
@@ -168,7 +172,8 @@ pub fn mount(
             target.as_ptr(),
             fstype.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
             flags,
-            data.as_ref().map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_void),
+            data.as_ref()
+                .map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_void),
         )
     })
     .map(drop)
@@ -218,14 +223,25 @@ pub fn unshare(flags: libc::c_int) -> io::Result<()> {
 /// survive into the container (CVE-2024-21626 leaked a host directory fd this way).
 pub fn cloexec_from(first: libc::c_uint) -> io::Result<()> {
     // SAFETY: plain syscall; CLOSE_RANGE_CLOEXEC changes flags and closes nothing.
-    cvt(unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC) })
-        .map(drop)
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    })
+    .map(drop)
 }
 
 pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: fcntl on an fd with integer arguments.
     let flags = cvt_i(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-    let flags = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    let flags = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
     // SAFETY: as above.
     cvt_i(unsafe { libc::fcntl(fd, libc::F_SETFD, flags) }).map(drop)
 }
@@ -240,15 +256,27 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
 pub fn pidfd_send_signal(pidfd: RawFd, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: plain syscall; a null siginfo means "as kill(2) would".
     cvt(unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, std::ptr::null::<libc::siginfo_t>(), 0)
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
     })
     .map(drop)
 }
 
 /// Wait until `fd` is readable (or hung up) or `timeout_ms` passes (-1: forever).
 pub fn poll_in(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut p: Vec<libc::pollfd> =
-        fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLIN, revents: 0 }).collect();
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     loop {
         // SAFETY: `p` is a valid array of pollfd of the given length.
         let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
@@ -265,8 +293,7 @@ pub fn poll_in(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
 
 pub fn prctl(option: libc::c_int, arg2: libc::c_ulong) -> io::Result<()> {
     // SAFETY: prctl with integer arguments only.
-    cvt_i(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
-        .map(drop)
+    cvt_i(unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) }).map(drop)
 }
 
 pub fn sethostname(name: &str) -> io::Result<()> {

@@ -1112,10 +1112,7 @@ pub const NATIVE_ARCH: &str = "aarch64";
 
 /// Looks `name` up in `table` (sorted by name).
 pub fn lookup(table: &[(&'static str, i64)], name: &str) -> Option<i64> {
-    table
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()
-        .map(|i| table[i].1)
+    table.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| table[i].1)
 }
 
 /// The native number of syscall `name`, if this architecture has it.

@@ -17,8 +17,13 @@ pub struct Args {
 }
 
 fn duration(s: &str) -> anyhow::Result<Duration> {
-    let (n, unit) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)).unwrap_or((s, "s"));
-    let n: u64 = n.parse().map_err(|_| anyhow::anyhow!("--interval: expected e.g. 5s or 500ms, found {s:?}"))?;
+    let (n, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--interval: expected e.g. 5s or 500ms, found {s:?}"))?;
     Ok(match unit {
         "ms" => Duration::from_millis(n),
         "s" | "" => Duration::from_secs(n),

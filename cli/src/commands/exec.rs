@@ -78,9 +78,19 @@ fn inline_process(a: &Args, g: &Global) -> anyhow::Result<Process> {
     if let Some(u) = &a.user {
         let (uid, gid) = match u.split_once(':') {
             Some((u, g)) => (u.parse::<u32>()?, g.parse::<u32>()?),
-            None => (u.parse::<u32>().with_context(|| format!("--user: expected UID[:GID], found {u:?}"))?, 0),
+            None => (
+                u.parse::<u32>()
+                    .with_context(|| format!("--user: expected UID[:GID], found {u:?}"))?,
+                0,
+            ),
         };
-        p.set_user(UserBuilder::default().uid(uid).gid(gid).additional_gids(a.additional_gids.clone()).build()?);
+        p.set_user(
+            UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .additional_gids(a.additional_gids.clone())
+                .build()?,
+        );
     }
     if !a.cap.is_empty() {
         let mut caps = p.capabilities().clone().unwrap_or_default();

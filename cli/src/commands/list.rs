@@ -26,12 +26,19 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
         let v: Vec<_> = states.iter().map(|s| s.oci_json()).collect();
         println!("{}", serde_json::to_string(&v)?);
     } else {
-        println!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+        println!(
+            "{:<20} {:<8} {:<10} {:<40} {:<32} OWNER",
+            "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+        );
         for s in &states {
             println!(
                 "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
                 s.id,
-                if s.status == sealrun_sandbox::Status::Stopped { 0 } else { s.pid },
+                if s.status == sealrun_sandbox::Status::Stopped {
+                    0
+                } else {
+                    s.pid
+                },
                 s.status,
                 s.bundle.display(),
                 s.created,

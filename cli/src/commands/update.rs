@@ -54,7 +54,9 @@ fn bytes(s: &str) -> anyhow::Result<i64> {
         Some('g') => (&t[..t.find('g').unwrap()], 1024 * 1024 * 1024),
         _ => (t.trim_end_matches('b'), 1),
     };
-    let n: i64 = num.parse().with_context(|| format!("expected a size such as 512m, found {s:?}"))?;
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("expected a size such as 512m, found {s:?}"))?;
     Ok(n * mul)
 }
 
@@ -62,12 +64,15 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
     let mut v: serde_json::Value = match &a.resources {
         Some(p) if p.as_os_str() == "-" => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("reading resources from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading resources from stdin")?;
             serde_json::from_str(&s).context("--resources -: not a JSON LinuxResources object")?
         }
         Some(p) => {
             let s = std::fs::read_to_string(p).with_context(|| format!("--resources {}", p.display()))?;
-            serde_json::from_str(&s).with_context(|| format!("--resources {}: not a JSON LinuxResources object", p.display()))?
+            serde_json::from_str(&s)
+                .with_context(|| format!("--resources {}: not a JSON LinuxResources object", p.display()))?
         }
         None => serde_json::json!({}),
     };
@@ -77,22 +82,50 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<i32> {
             if !cur.is_object() {
                 *cur = serde_json::json!({});
             }
-            cur = cur.as_object_mut().unwrap().entry(part).or_insert(serde_json::Value::Null);
+            cur = cur
+                .as_object_mut()
+                .unwrap()
+                .entry(part)
+                .or_insert(serde_json::Value::Null);
         }
         *cur = val;
     };
-    if let Some(x) = a.blkio_weight { set("blockIO/weight", x.into()); }
-    if let Some(x) = a.cpu_period { set("cpu/period", x.into()); }
-    if let Some(x) = a.cpu_quota { set("cpu/quota", x.into()); }
-    if let Some(x) = a.cpu_share { set("cpu/shares", x.into()); }
-    if let Some(x) = a.cpu_rt_period { set("cpu/realtimePeriod", x.into()); }
-    if let Some(x) = a.cpu_rt_runtime { set("cpu/realtimeRuntime", x.into()); }
-    if let Some(x) = &a.cpuset_cpus { set("cpu/cpus", x.clone().into()); }
-    if let Some(x) = &a.cpuset_mems { set("cpu/mems", x.clone().into()); }
-    if let Some(x) = &a.memory { set("memory/limit", bytes(x)?.into()); }
-    if let Some(x) = &a.memory_reservation { set("memory/reservation", bytes(x)?.into()); }
-    if let Some(x) = &a.memory_swap { set("memory/swap", bytes(x)?.into()); }
-    if let Some(x) = a.pids_limit { set("pids/limit", x.into()); }
+    if let Some(x) = a.blkio_weight {
+        set("blockIO/weight", x.into());
+    }
+    if let Some(x) = a.cpu_period {
+        set("cpu/period", x.into());
+    }
+    if let Some(x) = a.cpu_quota {
+        set("cpu/quota", x.into());
+    }
+    if let Some(x) = a.cpu_share {
+        set("cpu/shares", x.into());
+    }
+    if let Some(x) = a.cpu_rt_period {
+        set("cpu/realtimePeriod", x.into());
+    }
+    if let Some(x) = a.cpu_rt_runtime {
+        set("cpu/realtimeRuntime", x.into());
+    }
+    if let Some(x) = &a.cpuset_cpus {
+        set("cpu/cpus", x.clone().into());
+    }
+    if let Some(x) = &a.cpuset_mems {
+        set("cpu/mems", x.clone().into());
+    }
+    if let Some(x) = &a.memory {
+        set("memory/limit", bytes(x)?.into());
+    }
+    if let Some(x) = &a.memory_reservation {
+        set("memory/reservation", bytes(x)?.into());
+    }
+    if let Some(x) = &a.memory_swap {
+        set("memory/swap", bytes(x)?.into());
+    }
+    if let Some(x) = a.pids_limit {
+        set("pids/limit", x.into());
+    }
     if a.kernel_memory.is_some() {
         tracing::warn!("update: --kernel-memory is not supported (deprecated in the kernel); ignored");
     }

@@ -22,8 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use oci_spec::runtime::LinuxResources;
 pub use stats::{
-    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats,
-    Stats, Throttling,
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Stats, Throttling,
 };
 
 /// `statfs` magic of a cgroup2 mount (linux/magic.h).
@@ -52,7 +51,9 @@ pub enum CgroupError {
         #[source]
         source: nix::Error,
     },
-    #[error("cgroup root {path}: expected a tmpfs (legacy/hybrid) or cgroup2 mount, found filesystem magic {magic:#x}")]
+    #[error(
+        "cgroup root {path}: expected a tmpfs (legacy/hybrid) or cgroup2 mount, found filesystem magic {magic:#x}"
+    )]
     UnknownFilesystem { path: PathBuf, magic: i64 },
     #[error("cgroupsPath {path:?}: {reason}")]
     InvalidPath { path: String, reason: String },
@@ -255,10 +256,7 @@ mod tests {
     fn detect_fake_unified() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        let h = detect_with(
-            &root,
-            probe(HashMap::from([(root.clone(), CGROUP2_SUPER_MAGIC)])),
-        );
+        let h = detect_with(&root, probe(HashMap::from([(root.clone(), CGROUP2_SUPER_MAGIC)])));
         assert_eq!(h.unwrap(), Hierarchy::Unified);
     }
 
@@ -290,10 +288,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = detect_with(dir.path(), probe(HashMap::new())).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            matches!(err, CgroupError::UnknownFilesystem { .. }),
-            "{msg}"
-        );
+        assert!(matches!(err, CgroupError::UnknownFilesystem { .. }), "{msg}");
         assert!(msg.contains("0xef53"), "{msg}");
         let err = detect_with(&dir.path().join("missing"), probe(HashMap::new())).unwrap_err();
         assert!(matches!(err, CgroupError::Statfs { .. }), "{err}");
@@ -312,11 +307,7 @@ mod tests {
             assert_eq!(h, Hierarchy::Legacy);
         }
         // open() picks the backend to match.
-        let cg = open(&CgroupConfig::new(
-            Some("/sealrun-detect-probe".into()),
-            "x",
-        ))
-        .unwrap();
+        let cg = open(&CgroupConfig::new(Some("/sealrun-detect-probe".into()), "x")).unwrap();
         assert_eq!(cg.hierarchy(), h);
         assert!(!cg.exists());
     }

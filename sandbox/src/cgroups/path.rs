@@ -86,11 +86,7 @@ pub(crate) fn read_memberships(file: &Path) -> Result<Vec<Membership>, CgroupErr
             });
         }
         out.push(Membership {
-            controllers: ctrls
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect(),
+            controllers: ctrls.split(',').filter(|c| !c.is_empty()).map(str::to_string).collect(),
             path: PathBuf::from(p.trim_start_matches('/')),
         });
     }
@@ -131,10 +127,7 @@ mod tests {
             target(Some(Path::new("pods/./box1")), "x").unwrap(),
             Target::Relative("pods/box1".into())
         );
-        assert_eq!(
-            target(None, "box1").unwrap(),
-            Target::Relative("box1".into())
-        );
+        assert_eq!(target(None, "box1").unwrap(), Target::Relative("box1".into()));
     }
 
     #[test]

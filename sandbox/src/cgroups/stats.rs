@@ -106,10 +106,7 @@ pub struct BlkioEntry {
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct BlkioStats {
-    #[serde(
-        rename = "ioServiceBytesRecursive",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(rename = "ioServiceBytesRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
     #[serde(rename = "ioServicedRecursive", skip_serializing_if = "Vec::is_empty")]
     pub io_serviced_recursive: Vec<BlkioEntry>,
@@ -222,9 +219,7 @@ mod tests {
         assert_eq!(v["memory"]["kernelTCP"]["limit"], 1);
         assert_eq!(v["hugetlb"]["2MB"]["failcnt"], 0);
         assert_eq!(v["blkio"]["ioServiceBytesRecursive"][0]["op"], "Read");
-        assert!(v["blkio"]["ioServiceBytesRecursive"][0]
-            .get("minor")
-            .is_none());
+        assert!(v["blkio"]["ioServiceBytesRecursive"][0].get("minor").is_none());
         assert!(v["blkio"].get("ioServicedRecursive").is_none());
     }
 
@@ -240,11 +235,7 @@ mod tests {
         assert!(parse_blkio_v1(f, "x Read 1\n").is_err());
 
         let f = Path::new("io.stat");
-        let s = parse_io_stat(
-            f,
-            "8:16 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n",
-        )
-        .unwrap();
+        let s = parse_io_stat(f, "8:16 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n").unwrap();
         assert_eq!(s.io_service_bytes_recursive.len(), 2);
         assert_eq!(s.io_service_bytes_recursive[1].value, 20);
         assert_eq!(s.io_serviced_recursive[0].op, "Read");

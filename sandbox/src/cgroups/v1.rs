@@ -85,10 +85,7 @@ impl V1 {
             .or_else(|| rels.values().next())
             .expect("at least one controller is mounted");
         let path = Path::new("/").join(shown);
-        let dirs = rels
-            .iter()
-            .map(|(c, rel)| (*c, mounts[c].join(rel)))
-            .collect();
+        let dirs = rels.iter().map(|(c, rel)| (*c, mounts[c].join(rel))).collect();
         Ok(V1 {
             hierarchy,
             path,
@@ -217,10 +214,7 @@ impl V1 {
             }
         }
         if let Some(disable) = m.disable_oom_killer() {
-            write(
-                &dir.join("memory.oom_control"),
-                if disable { "1" } else { "0" },
-            )?;
+            write(&dir.join("memory.oom_control"), if disable { "1" } else { "0" })?;
         }
         Ok(())
     }
@@ -308,9 +302,7 @@ impl V1 {
             return Ok(());
         };
         // CFQ's files, else BFQ's (kernels without CFQ); same range 10..=1000.
-        let pick = |a: &str, b: &str| -> Option<PathBuf> {
-            [a, b].iter().map(|f| dir.join(f)).find(|p| p.exists())
-        };
+        let pick = |a: &str, b: &str| -> Option<PathBuf> { [a, b].iter().map(|f| dir.join(f)).find(|p| p.exists()) };
         if let Some(w) = b.weight() {
             if let Some(f) = pick("blkio.weight", "blkio.bfq.weight") {
                 write(&f, &w.to_string())?;
@@ -336,29 +328,14 @@ impl V1 {
             }
         }
         let throttles = [
-            (
-                "blkio.throttle.read_bps_device",
-                b.throttle_read_bps_device(),
-            ),
-            (
-                "blkio.throttle.write_bps_device",
-                b.throttle_write_bps_device(),
-            ),
-            (
-                "blkio.throttle.read_iops_device",
-                b.throttle_read_iops_device(),
-            ),
-            (
-                "blkio.throttle.write_iops_device",
-                b.throttle_write_iops_device(),
-            ),
+            ("blkio.throttle.read_bps_device", b.throttle_read_bps_device()),
+            ("blkio.throttle.write_bps_device", b.throttle_write_bps_device()),
+            ("blkio.throttle.read_iops_device", b.throttle_read_iops_device()),
+            ("blkio.throttle.write_iops_device", b.throttle_write_iops_device()),
         ];
         for (file, list) in throttles {
             for d in list.iter().flatten() {
-                write(
-                    &dir.join(file),
-                    &format!("{}:{} {}", d.major(), d.minor(), d.rate()),
-                )?;
+                write(&dir.join(file), &format!("{}:{} {}", d.major(), d.minor(), d.rate()))?;
             }
         }
         Ok(())
@@ -377,11 +354,7 @@ impl V1 {
             let Some(line) = device_rule(rule) else {
                 continue; // reported by unenforced()
             };
-            let file = if rule.allow() {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
+            let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
             write(&dir.join(file), &line)?;
         }
         Ok(())
@@ -512,19 +485,12 @@ fn device_rule(rule: &LinuxDeviceCgroup) -> Option<String> {
         Some(a) if !a.is_empty() => a.to_string(),
         _ => "rwm".to_string(),
     };
-    Some(format!(
-        "{typ} {}:{} {access}",
-        num(rule.major()),
-        num(rule.minor())
-    ))
+    Some(format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor())))
 }
 
 fn read_list(file: &Path) -> Result<Vec<u64>, CgroupError> {
     match read_opt(file)? {
-        Some(t) => t
-            .split_whitespace()
-            .map(|v| fs::parse_u64(file, v))
-            .collect(),
+        Some(t) => t.split_whitespace().map(|v| fs::parse_u64(file, v)).collect(),
         None => Ok(Vec::new()),
     }
 }
@@ -689,13 +655,11 @@ impl Cgroup for V1 {
     }
 
     fn oom_kill_count(&self) -> Result<u64, CgroupError> {
-        let d = self
-            .dir("memory")
-            .ok_or_else(|| CgroupError::MissingController {
-                what: format!("OOM kill count of {}", self.path.display()),
-                controller: "memory".into(),
-                detail: "not mounted".into(),
-            })?;
+        let d = self.dir("memory").ok_or_else(|| CgroupError::MissingController {
+            what: format!("OOM kill count of {}", self.path.display()),
+            controller: "memory".into(),
+            detail: "not mounted".into(),
+        })?;
         let f = d.join("memory.oom_control");
         Ok(fs::parse_keyed(&f, &fs::read(&f)?)?
             .get("oom_kill")
@@ -736,21 +700,13 @@ impl Cgroup for V1 {
         if let Some(m) = r.memory() {
             if absent("linux.resources.memory", "memory") {
                 if m.swap().is_some() {
-                    file_checks.push((
-                        "memory.swap".into(),
-                        "memory",
-                        "memory.memsw.limit_in_bytes",
-                    ));
+                    file_checks.push(("memory.swap".into(), "memory", "memory.memsw.limit_in_bytes"));
                 }
                 if m.swappiness().is_some() {
                     file_checks.push(("memory.swappiness".into(), "memory", "memory.swappiness"));
                 }
                 if m.kernel_tcp().is_some() {
-                    file_checks.push((
-                        "memory.kernelTCP".into(),
-                        "memory",
-                        "memory.kmem.tcp.limit_in_bytes",
-                    ));
+                    file_checks.push(("memory.kernelTCP".into(), "memory", "memory.kmem.tcp.limit_in_bytes"));
                 }
             }
         }
@@ -788,11 +744,8 @@ impl Cgroup for V1 {
         let mut blkio_leaf_missing = false;
         if let Some(b) = r.block_io() {
             if absent("linux.resources.blockIO", "blkio") {
-                let wants_weight = b.weight().is_some()
-                    || b.weight_device()
-                        .iter()
-                        .flatten()
-                        .any(|d| d.weight().is_some());
+                let wants_weight =
+                    b.weight().is_some() || b.weight_device().iter().flatten().any(|d| d.weight().is_some());
                 // Weight files exist only below the root cgroup, so this is known once
                 // the cgroup has been created.
                 if wants_weight
@@ -802,11 +755,8 @@ impl Cgroup for V1 {
                 {
                     blkio_weight_missing = true;
                 }
-                let wants_leaf = b.leaf_weight().is_some()
-                    || b.weight_device()
-                        .iter()
-                        .flatten()
-                        .any(|d| d.leaf_weight().is_some());
+                let wants_leaf =
+                    b.leaf_weight().is_some() || b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some());
                 if wants_leaf && !self.has_child_file("blkio", "blkio.leaf_weight") {
                     blkio_leaf_missing = true;
                 }
@@ -842,13 +792,18 @@ impl Cgroup for V1 {
             ));
         }
         if kernel_mem {
-            out.push("linux.resources.memory.kernel: kernel memory limits are deprecated and not set; not enforced".into());
+            out.push(
+                "linux.resources.memory.kernel: kernel memory limits are deprecated and not set; not enforced".into(),
+            );
         }
         if blkio_weight_missing {
             out.push("linux.resources.blockIO weight: neither blkio.weight nor blkio.bfq.weight exists (no CFQ/BFQ scheduler); not enforced".into());
         }
         if blkio_leaf_missing {
-            out.push("linux.resources.blockIO leafWeight: blkio.leaf_weight does not exist on this kernel; not enforced".into());
+            out.push(
+                "linux.resources.blockIO leafWeight: blkio.leaf_weight does not exist on this kernel; not enforced"
+                    .into(),
+            );
         }
         if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
             out.push("linux.resources.rdma: not implemented by sealrun; not enforced".into());
@@ -963,10 +918,7 @@ mod tests {
     impl Drop for Guard {
         fn drop(&mut self) {
             for pid in self.0.pids().unwrap_or_default() {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
             let _ = self.0.thaw();
             let res = self.0.destroy();
@@ -1029,36 +981,25 @@ mod tests {
         } else if g.0.has_child_file("blkio", "blkio.bfq.weight") {
             assert!(g.file("blkio", "blkio.bfq.weight").ends_with("300"));
         }
-        assert_eq!(
-            g.file("blkio", "blkio.throttle.read_bps_device"),
-            "254:0 1048576"
-        );
-        assert_eq!(
-            g.file("blkio", "blkio.throttle.write_iops_device"),
-            "254:0 100"
-        );
+        assert_eq!(g.file("blkio", "blkio.throttle.read_bps_device"), "254:0 1048576");
+        assert_eq!(g.file("blkio", "blkio.throttle.write_iops_device"), "254:0 100");
         assert_eq!(g.file("devices", "devices.list"), "c 1:3 rwm\nc 136:* rw");
 
         // Raising limit and swap together needs memsw first; lowering, memory first.
         if g.0.has_file("memory", "memory.memsw.limit_in_bytes") {
-            g.0.apply(&resources(
-                r#"{"memory": {"limit": 268435456, "swap": 536870912}}"#,
-            ))
-            .unwrap();
+            g.0.apply(&resources(r#"{"memory": {"limit": 268435456, "swap": 536870912}}"#))
+                .unwrap();
             assert_eq!(g.file("memory", "memory.limit_in_bytes"), "268435456");
             assert_eq!(g.file("memory", "memory.memsw.limit_in_bytes"), "536870912");
-            g.0.apply(&resources(
-                r#"{"memory": {"limit": 33554432, "swap": 33554432}}"#,
-            ))
-            .unwrap();
+            g.0.apply(&resources(r#"{"memory": {"limit": 33554432, "swap": 33554432}}"#))
+                .unwrap();
             assert_eq!(g.file("memory", "memory.limit_in_bytes"), "33554432");
             assert_eq!(g.file("memory", "memory.memsw.limit_in_bytes"), "33554432");
             let s = g.0.stats().unwrap();
             assert_eq!(s.memory.usage.limit, 33554432);
             assert_eq!(s.memory.swap.limit, 33554432);
             // -1 with swap unset lifts both.
-            g.0.apply(&resources(r#"{"memory": {"limit": -1}}"#))
-                .unwrap();
+            g.0.apply(&resources(r#"{"memory": {"limit": -1}}"#)).unwrap();
             assert!(g.file("memory", "memory.memsw.limit_in_bytes").len() > 15);
         }
         // Unset fields are left alone.
@@ -1088,13 +1029,9 @@ mod tests {
             return;
         }
         let g = Guard::absolute("bad");
-        let e =
-            g.0.apply(&resources(r#"{"cpu": {"shares": 1000000}}"#))
-                .unwrap_err();
+        let e = g.0.apply(&resources(r#"{"cpu": {"shares": 1000000}}"#)).unwrap_err();
         assert!(e.to_string().contains("cpu.shares"), "{e}");
-        let e =
-            g.0.apply(&resources(r#"{"cpu": {"cpus": "9999"}}"#))
-                .unwrap_err();
+        let e = g.0.apply(&resources(r#"{"cpu": {"cpus": "9999"}}"#)).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("cpuset.cpus") && msg.contains("9999"), "{msg}");
         let e =
@@ -1188,10 +1125,8 @@ mod tests {
         } else {
             ""
         };
-        g.0.apply(&resources(&format!(
-            r#"{{"memory": {{"limit": 16777216{swap}}}}}"#
-        )))
-        .unwrap();
+        g.0.apply(&resources(&format!(r#"{{"memory": {{"limit": 16777216{swap}}}}}"#)))
+            .unwrap();
         assert_eq!(g.0.oom_kill_count().unwrap(), 0);
         let pid = g.fork_in(allocate_64mib);
         let status = nix::sys::wait::waitpid(pid, None).unwrap();
@@ -1208,10 +1143,7 @@ mod tests {
 
     fn busy_300ms() -> i32 {
         let now = || {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
+            let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
             // SAFETY: clock_gettime writes into the timespec we own.
             unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
             ts.tv_sec * 1_000_000_000 + ts.tv_nsec
@@ -1237,12 +1169,7 @@ mod tests {
         assert!(s.cpu.throttling.periods >= s.cpu.throttling.throttled_periods);
         assert!(s.cpu.usage.total > 0, "{:?}", s.cpu);
         let json = serde_json::to_value(&s).unwrap();
-        assert!(
-            json["cpu"]["throttling"]["throttledPeriods"]
-                .as_u64()
-                .unwrap()
-                > 0
-        );
+        assert!(json["cpu"]["throttling"]["throttledPeriods"].as_u64().unwrap() > 0);
     }
 
     #[test]
@@ -1293,14 +1220,12 @@ mod tests {
     #[test]
     fn device_rules() {
         let r: LinuxDeviceCgroup =
-            serde_json::from_str(r#"{"allow": true, "type": "b", "major": 8, "access": "r"}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"allow": true, "type": "b", "major": 8, "access": "r"}"#).unwrap();
         assert_eq!(device_rule(&r).unwrap(), "b 8:* r");
         let r: LinuxDeviceCgroup = serde_json::from_str(r#"{"allow": false}"#).unwrap();
         assert_eq!(device_rule(&r).unwrap(), "a *:* rwm");
         let r: LinuxDeviceCgroup =
-            serde_json::from_str(r#"{"allow": true, "type": "u", "major": 5, "minor": 1}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"allow": true, "type": "u", "major": 5, "minor": 1}"#).unwrap();
         assert_eq!(device_rule(&r).unwrap(), "c 5:1 rwm");
     }
 }

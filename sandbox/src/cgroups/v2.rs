@@ -14,9 +14,7 @@ use super::stats::{parse_io_stat, HugetlbStats, Stats};
 use super::{Cgroup, CgroupConfig, CgroupError, Hierarchy};
 
 /// The controllers enabled for the container's cgroup, when the host offers them.
-const CONTROLLERS: &[&str] = &[
-    "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc",
-];
+const CONTROLLERS: &[&str] = &["cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"];
 
 pub(crate) struct V2 {
     root: PathBuf,
@@ -53,10 +51,7 @@ fn limit_str(v: i64) -> String {
 
 /// OCI `swap` is memory+swap (the v1 memsw limit); v2's `memory.swap.max` is swap
 /// alone. `None` leaves the file alone.
-pub(crate) fn swap_max(
-    limit: Option<i64>,
-    swap: Option<i64>,
-) -> Result<Option<String>, CgroupError> {
+pub(crate) fn swap_max(limit: Option<i64>, swap: Option<i64>) -> Result<Option<String>, CgroupError> {
     let mem = limit.unwrap_or(0);
     let sw = swap.unwrap_or(0);
     let field = || "linux.resources.memory.swap".to_string();
@@ -66,9 +61,7 @@ pub(crate) fn swap_max(
         (_, s) if s < 0 => Ok(Some("max".into())),
         (m, s) if m <= 0 => Err(CgroupError::InvalidValue {
             field: field(),
-            reason: format!(
-                "swap {s} needs a memory limit to convert to memory.swap.max (found limit {m})"
-            ),
+            reason: format!("swap {s} needs a memory limit to convert to memory.swap.max (found limit {m})"),
         }),
         (m, s) if s < m => Err(CgroupError::InvalidValue {
             field: field(),
@@ -231,10 +224,7 @@ impl V2 {
             }
         }
         for ((major, minor), kv) in per_dev {
-            write(
-                &self.file("io.max"),
-                &format!("{major}:{minor} {}", kv.join(" ")),
-            )?;
+            write(&self.file("io.max"), &format!("{major}:{minor} {}", kv.join(" ")))?;
         }
         Ok(())
     }
@@ -431,10 +421,7 @@ impl Cgroup for V2 {
     fn oom_kill_count(&self) -> Result<u64, CgroupError> {
         let f = self.file("memory.events");
         match read_opt(&f)? {
-            Some(text) => Ok(fs::parse_keyed(&f, &text)?
-                .get("oom_kill")
-                .copied()
-                .unwrap_or(0)),
+            Some(text) => Ok(fs::parse_keyed(&f, &text)?.get("oom_kill").copied().unwrap_or(0)),
             None => Err(CgroupError::MissingController {
                 what: format!("OOM kill count of {}", self.path.display()),
                 controller: "memory".into(),
@@ -490,10 +477,15 @@ impl Cgroup for V2 {
         }
         if let Some(m) = r.memory() {
             if m.swappiness().is_some() {
-                out.push("linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness; not enforced".into());
+                out.push(
+                    "linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness; not enforced".into(),
+                );
             }
             if m.disable_oom_killer() == Some(true) {
-                out.push("linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer; not enforced".into());
+                out.push(
+                    "linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer; not enforced"
+                        .into(),
+                );
             }
             if m.kernel().is_some() || m.kernel_tcp().is_some() {
                 out.push("linux.resources.memory.kernel/kernelTCP: cgroup v2 has no separate kernel memory limits; not enforced".into());
@@ -505,11 +497,8 @@ impl Cgroup for V2 {
             }
         }
         if let Some(b) = r.block_io() {
-            let leaf = b.leaf_weight().is_some()
-                || b.weight_device()
-                    .iter()
-                    .flatten()
-                    .any(|d| d.leaf_weight().is_some());
+            let leaf =
+                b.leaf_weight().is_some() || b.weight_device().iter().flatten().any(|d| d.leaf_weight().is_some());
             if leaf {
                 out.push("linux.resources.blockIO leafWeight: cgroup v2 has no leaf weights; not enforced".into());
             }
@@ -540,10 +529,7 @@ fn hugetlb_sizes(dir: &Path) -> Result<Vec<String>, CgroupError> {
     let mut out = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if let Some(size) = name
-            .strip_prefix("hugetlb.")
-            .and_then(|s| s.strip_suffix(".max"))
-        {
+        if let Some(size) = name.strip_prefix("hugetlb.").and_then(|s| s.strip_suffix(".max")) {
             if !size.contains('.') {
                 out.push(size.to_string());
             }
@@ -589,7 +575,10 @@ mod tests {
             ("cpu.max", "max 100000"),
             ("cpu.max.burst", "0"),
             ("cpu.idle", "0"),
-            ("cpu.stat", "usage_usec 5\nuser_usec 3\nsystem_usec 2\nnr_periods 9\nnr_throttled 4\nthrottled_usec 7\n"),
+            (
+                "cpu.stat",
+                "usage_usec 5\nuser_usec 3\nsystem_usec 2\nnr_periods 9\nnr_throttled 4\nthrottled_usec 7\n",
+            ),
             ("cpuset.cpus", ""),
             ("cpuset.mems", ""),
             ("pids.max", "max"),
@@ -657,28 +646,15 @@ mod tests {
         assert_eq!(shares_to_weight(2), 1);
         assert_eq!(shares_to_weight(1024), 39);
         assert_eq!(shares_to_weight(262_144), 10_000);
-        assert_eq!(
-            shares_to_weight(1),
-            1,
-            "below range clamps instead of wrapping"
-        );
+        assert_eq!(shares_to_weight(1), 1, "below range clamps instead of wrapping");
         assert_eq!(blkio_to_io_weight(10), 1);
         assert_eq!(blkio_to_io_weight(500), 4950);
         assert_eq!(blkio_to_io_weight(1000), 10_000);
-        assert_eq!(
-            swap_max(Some(100), Some(300)).unwrap().as_deref(),
-            Some("200")
-        );
-        assert_eq!(
-            swap_max(Some(100), Some(-1)).unwrap().as_deref(),
-            Some("max")
-        );
+        assert_eq!(swap_max(Some(100), Some(300)).unwrap().as_deref(), Some("200"));
+        assert_eq!(swap_max(Some(100), Some(-1)).unwrap().as_deref(), Some("max"));
         assert_eq!(swap_max(Some(-1), None).unwrap().as_deref(), Some("max"));
         assert_eq!(swap_max(Some(100), None).unwrap(), None);
-        assert_eq!(
-            swap_max(Some(100), Some(100)).unwrap().as_deref(),
-            Some("0")
-        );
+        assert_eq!(swap_max(Some(100), Some(100)).unwrap().as_deref(), Some("0"));
         let e = swap_max(Some(200), Some(100)).unwrap_err().to_string();
         assert!(e.contains("memory.swap") && e.contains("below"), "{e}");
         assert!(swap_max(None, Some(100)).is_err());
@@ -696,17 +672,10 @@ mod tests {
         // Every ancestor enables the controllers it has, in subtree_control.
         let want = "+cpuset +cpu +io +memory +hugetlb +pids +rdma +misc";
         for a in ["", "user.slice", "user.slice/sess"] {
-            assert_eq!(
-                read_f(&f.root.join(a).join("cgroup.subtree_control")),
-                want,
-                "{a}"
-            );
+            assert_eq!(read_f(&f.root.join(a).join("cgroup.subtree_control")), want, "{a}");
         }
         // The leaf's own subtree_control is left alone (no internal processes rule).
-        assert!(!f
-            .root
-            .join("user.slice/sess/box1/cgroup.subtree_control")
-            .exists());
+        assert!(!f.root.join("user.slice/sess/box1/cgroup.subtree_control").exists());
 
         let cg = open_fake(&f, Some("pods/box2"), "ignored");
         assert_eq!(cg.path(), Path::new("/user.slice/sess/pods/box2"));
@@ -731,10 +700,7 @@ mod tests {
     #[test]
     fn bad_paths_are_rejected() {
         let f = fake_host();
-        for (p, needle) in [
-            ("/default/../../x", "`..`"),
-            ("machine.slice:sealrun:box", "systemd"),
-        ] {
+        for (p, needle) in [("/default/../../x", "`..`"), ("machine.slice:sealrun:box", "systemd")] {
             let cfg = CgroupConfig {
                 root: f.root.clone(),
                 proc_self_cgroup: f.proc_self.clone(),
@@ -753,10 +719,7 @@ mod tests {
             id: "x".into(),
         };
         let e = V2::open(&cfg).err().unwrap().to_string();
-        assert!(
-            e.contains("0::/path") && e.contains("proc-self-cgroup"),
-            "{e}"
-        );
+        assert!(e.contains("0::/path") && e.contains("proc-self-cgroup"), "{e}");
     }
 
     #[test]
@@ -794,10 +757,7 @@ mod tests {
         assert_eq!(file("cpuset.mems"), "0");
         assert_eq!(file("pids.max"), "max");
         assert_eq!(file("io.weight"), "4950");
-        assert_eq!(
-            file("io.max"),
-            "8:0 rbps=1048576 wbps=2097152 riops=100 wiops=50"
-        );
+        assert_eq!(file("io.max"), "8:0 rbps=1048576 wbps=2097152 riops=100 wiops=50");
         assert_eq!(file("hugetlb.2MB.max"), "4194304");
         assert_eq!(file("hugetlb.1GB.max"), "max", "untouched");
 
@@ -809,15 +769,13 @@ mod tests {
         assert_eq!(file("cpu.max"), "max 100000");
         assert_eq!(file("pids.max"), "7");
         assert_eq!(file("memory.max"), "67108864");
-        cg.apply(&resources(r#"{"memory": {"limit": -1}}"#))
-            .unwrap();
+        cg.apply(&resources(r#"{"memory": {"limit": -1}}"#)).unwrap();
         assert_eq!(file("memory.max"), "max");
         assert_eq!(file("memory.swap.max"), "max");
 
         // With BFQ, its file takes the unconverted weight.
         std::fs::write(cg.dir.join("io.bfq.weight"), "default 100").unwrap();
-        cg.apply(&resources(r#"{"blockIO": {"weight": 500}}"#))
-            .unwrap();
+        cg.apply(&resources(r#"{"blockIO": {"weight": 500}}"#)).unwrap();
         assert_eq!(file("io.bfq.weight"), "500");
     }
 
@@ -827,13 +785,9 @@ mod tests {
         let cg = open_fake(&f, Some("/default/box1"), "box1");
         cg.create().unwrap();
         fake_leaf_files(&cg.dir);
-        let e = cg
-            .apply(&resources(r#"{"unified": {"../escape": "1"}}"#))
-            .unwrap_err();
+        let e = cg.apply(&resources(r#"{"unified": {"../escape": "1"}}"#)).unwrap_err();
         assert!(e.to_string().contains("../escape"), "{e}");
-        let e = cg
-            .apply(&resources(r#"{"unified": {"rdma.max": "x"}}"#))
-            .unwrap_err();
+        let e = cg.apply(&resources(r#"{"unified": {"rdma.max": "x"}}"#)).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("rdma") && msg.contains("rdma.max"), "{msg}");
         let e = cg
@@ -842,9 +796,7 @@ mod tests {
         assert!(e.to_string().contains("linux.resources.memory.swap"), "{e}");
         // A controller file that is missing (controller not enabled) names it.
         std::fs::remove_file(cg.dir.join("pids.max")).unwrap();
-        let e = cg
-            .apply(&resources(r#"{"pids": {"limit": 5}}"#))
-            .unwrap_err();
+        let e = cg.apply(&resources(r#"{"pids": {"limit": 5}}"#)).unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("pids.max") && msg.contains("\"5\""), "{msg}");
     }
@@ -920,18 +872,12 @@ mod tests {
         assert!(u[0].contains("devices") && u[0].contains("eBPF"), "{all}");
         assert!(all.contains("swappiness"), "{all}");
         assert!(all.contains("net_cls"), "{all}");
-        assert!(
-            !all.contains("hugetlb controller"),
-            "root offers hugetlb: {all}"
-        );
+        assert!(!all.contains("hugetlb controller"), "root offers hugetlb: {all}");
         // Once created under /default, which offers no hugetlb, that is reported too.
         cg.create().unwrap();
         std::fs::write(cg.dir.join("cgroup.controllers"), "cpu io memory pids").unwrap();
         let all = cg.unenforced(&r).join("\n");
-        assert!(
-            all.contains("the hugetlb controller is not available"),
-            "{all}"
-        );
+        assert!(all.contains("the hugetlb controller is not available"), "{all}");
         assert!(cg.unenforced(&LinuxResources::default()).is_empty());
     }
 

@@ -76,7 +76,10 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         });
     }
     if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
-        return Err(Error::Bundle { path: cfg_path, msg: "process.terminal is true: --console-socket is required".into() });
+        return Err(Error::Bundle {
+            path: cfg_path,
+            msg: "process.terminal is true: --console-socket is required".into(),
+        });
     }
     // Everything that can fail on bad input is checked before anything is created.
     let seccomp = linux.seccomp().as_ref().map(CompiledSeccomp::compile).transpose()?;
@@ -89,7 +92,11 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
     let cg = cgroups::open(&CgroupConfig::new(linux.cgroups_path().clone(), &o.id))?;
 
     let locked = rt.store.create(&o.id)?;
-    let mut cleanup = Cleanup { locked: Some(&locked), cgroup: None, child: None };
+    let mut cleanup = Cleanup {
+        locked: Some(&locked),
+        cgroup: None,
+        child: None,
+    };
     let mut st = State {
         oci_version: state::OCI_VERSION.to_string(),
         id: o.id.clone(),
@@ -100,13 +107,23 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         created: state::now_rfc3339(),
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default().into_iter().collect(),
-        private: Private { init_start_time: 0, cgroups_path: linux.cgroups_path().clone(), use_systemd: false },
+        private: Private {
+            init_start_time: 0,
+            cgroups_path: linux.cgroups_path().clone(),
+            use_systemd: false,
+        },
     };
-    state::write_atomic(&locked.config_path(), &serde_json::to_vec(spec).expect("spec serializes"))?;
+    state::write_atomic(
+        &locked.config_path(),
+        &serde_json::to_vec(spec).expect("spec serializes"),
+    )?;
     let fifo = sys::cstring(&locked.fifo()).ctx(|| "fifo path".into())?;
     // SAFETY: mkfifo with a valid C string.
     if unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } < 0 {
-        return Err(Error::Io { what: format!("creating {}", locked.fifo().display()), source: std::io::Error::last_os_error() });
+        return Err(Error::Io {
+            what: format!("creating {}", locked.fifo().display()),
+            source: std::io::Error::last_os_error(),
+        });
     }
     let state_dir: OwnedFd =
         sys::open(&locked.dir, libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "opening the state dir".into())?;
@@ -162,7 +179,10 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         if let Ok(Some(Msg::Error(msg))) = parent_ch.recv() {
             return Err(Error::Setup(msg));
         }
-        return Err(Error::Io { what: "sync with init".into(), source: e });
+        return Err(Error::Io {
+            what: "sync with init".into(),
+            source: e,
+        });
     }
     st.pid = pid;
     st.private.init_start_time = sys::process_start_time(pid).unwrap_or(0);
@@ -210,7 +230,9 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
 pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> LinuxResources {
     use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDeviceType as T};
     let mut r = linux.resources().clone().unwrap_or_default();
-    let Some(spec_rules) = r.devices().clone() else { return r };
+    let Some(spec_rules) = r.devices().clone() else {
+        return r;
+    };
     let rule = |typ: T, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut b = LinuxDeviceCgroupBuilder::default().allow(true).typ(typ).access(access);
         if let Some(m) = major {

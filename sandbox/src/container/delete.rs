@@ -18,7 +18,11 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     if !force {
-        c.require("delete", &[Status::Stopped, Status::Created, Status::Creating], "stopped or created (or use --force)")?;
+        c.require(
+            "delete",
+            &[Status::Stopped, Status::Created, Status::Creating],
+            "stopped or created (or use --force)",
+        )?;
     }
     let cg = c.cgroup().ok();
     if c.init_alive() {

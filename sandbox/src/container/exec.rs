@@ -46,11 +46,22 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<(i32, Option<i32>)> {
     let c = rt.load(&o.id)?;
     c.require("exec", &[Status::Running, Status::Created], "running or created")?;
     let spec = c.spec()?;
-    let linux = spec.linux().as_ref().ok_or_else(|| Error::Setup("stored config has no linux section".into()))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::Setup("stored config has no linux section".into()))?;
     if o.process.terminal().unwrap_or(false) && o.console_socket.is_none() {
-        return Err(Error::Setup("exec: the process wants a terminal: --console-socket is required".into()));
+        return Err(Error::Setup(
+            "exec: the process wants a terminal: --console-socket is required".into(),
+        ));
     }
-    let types: Vec<LinuxNamespaceType> = linux.namespaces().as_deref().unwrap_or_default().iter().map(|n| n.typ()).collect();
+    let types: Vec<LinuxNamespaceType> = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.typ())
+        .collect();
     let nsfds = namespaces::of_process(c.state.pid, &types)?;
     let seccomp = linux.seccomp().as_ref().map(CompiledSeccomp::compile).transpose()?;
     let cg = c.cgroup()?;
@@ -68,7 +79,14 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<(i32, Option<i32>)> {
         drop(parent_ch);
         // SAFETY: our copy of the container lock's fd; the parent keeps its own.
         unsafe { libc::close(c.locked.lock_fd()) };
-        let err = match join_and_fork(&nsfds, &child_ch, &o.process, seccomp.as_ref(), console.as_ref(), o.preserve_fds) {
+        let err = match join_and_fork(
+            &nsfds,
+            &child_ch,
+            &o.process,
+            seccomp.as_ref(),
+            console.as_ref(),
+            o.preserve_fds,
+        ) {
             Ok(()) => sys::exit_now(0),
             Err(e) => e,
         };
@@ -99,7 +117,9 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<(i32, Option<i32>)> {
     cg.add_process(pid).map_err(|e| fail(e.into()))?;
     parent_ch.send(&Msg::Go).ctx(|| "sync".into()).map_err(fail)?;
     // Ready, then EOF when execve closes the (close-on-exec) socket; an error otherwise.
-    parent_ch.expect(Msg::Ready, "exec").map_err(|e| fail(Error::Setup(e)))?;
+    parent_ch
+        .expect(Msg::Ready, "exec")
+        .map_err(|e| fail(Error::Setup(e)))?;
     match parent_ch.recv() {
         Ok(None) => {}
         Ok(Some(Msg::Error(e))) => return Err(fail(Error::Setup(e))),
@@ -114,7 +134,15 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<(i32, Option<i32>)> {
         return Ok((pid, None));
     }
     FORWARD_TO.store(pid, Ordering::Relaxed);
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH] {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+    ] {
         // SAFETY: `forward` only calls async-signal-safe functions.
         unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
     }
@@ -139,7 +167,8 @@ fn join_and_fork(
     // namespaces until execve; nothing in the container may open /proc/<pid>/exe.
     sys::prctl(libc::PR_SET_DUMPABLE, 0).ctx(|| "PR_SET_DUMPABLE".into())?;
     for (t, fd) in nsfds {
-        sys::setns(fd.as_raw_fd(), clone_flag(*t)).ctx(|| format!("joining the container's {} namespace", namespaces::proc_name(*t)))?;
+        sys::setns(fd.as_raw_fd(), clone_flag(*t))
+            .ctx(|| format!("joining the container's {} namespace", namespaces::proc_name(*t)))?;
     }
     let pid = sys::clone_fork(0).ctx(|| "fork".into())?;
     if pid == 0 {
@@ -169,9 +198,18 @@ fn setup_and_exec(
         // SAFETY: TIOCSPTLCK reads an int that lives across the call.
         unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) };
         // SAFETY: TIOCGPTPEER returns a new fd for the slave.
-        let slave = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        let slave = unsafe {
+            libc::ioctl(
+                master.as_raw_fd(),
+                libc::TIOCGPTPEER,
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        };
         if slave < 0 {
-            return Err(Error::Io { what: "opening the pty slave".into(), source: std::io::Error::last_os_error() });
+            return Err(Error::Io {
+                what: "opening the pty slave".into(),
+                source: std::io::Error::last_os_error(),
+            });
         }
         channel::send_fd(sock.as_raw_fd(), "/dev/ptmx", master.as_raw_fd()).ctx(|| "sending the pty master".into())?;
         // SAFETY: setsid/ioctl/dup2 on an fd we own.
@@ -189,7 +227,12 @@ fn setup_and_exec(
     ch.send(&Msg::Ready).ctx(|| "sync".into())?;
     reset_signals();
     process::finalize_and_exec(
-        Finalize { process, seccomp, new_keyring: false, keep_fds_through: 2 + preserve_fds },
+        Finalize {
+            process,
+            seccomp,
+            new_keyring: false,
+            keep_fds_through: 2 + preserve_fds,
+        },
         &exec,
     )
 }

@@ -48,7 +48,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         "IO" | "POLL" => libc::SIGIO,
         "PWR" => libc::SIGPWR,
         "SYS" => libc::SIGSYS,
-        _ => return Err(Error::Setup(format!("signal: expected a name such as TERM or a number 1-64, found {s:?}"))),
+        _ => {
+            return Err(Error::Setup(format!(
+                "signal: expected a name such as TERM or a number 1-64, found {s:?}"
+            )))
+        }
     };
     Ok(n)
 }
@@ -63,11 +67,20 @@ pub fn kill(rt: &Runtime, id: &str, signal: i32, all: bool) -> Result<()> {
         }
         return Ok(());
     }
-    c.require("kill", &[Status::Created, Status::Running, Status::Paused], "created, running or paused")?;
+    c.require(
+        "kill",
+        &[Status::Created, Status::Running, Status::Paused],
+        "created, running or paused",
+    )?;
     // The pidfd pins the process we checked: a recycled pid cannot be signalled.
     let pidfd = sys::pidfd_open(c.state.pid).ctx(|| format!("pidfd_open({})", c.state.pid))?;
     if !super::alive(c.state.pid, c.state.private.init_start_time) {
-        return Err(Error::InvalidState { id: id.into(), status: "stopped".into(), op: "kill", expected: "created, running or paused" });
+        return Err(Error::InvalidState {
+            id: id.into(),
+            status: "stopped".into(),
+            op: "kill",
+            expected: "created, running or paused",
+        });
     }
     sys::pidfd_send_signal(pidfd.as_raw_fd(), signal).ctx(|| format!("sending signal {signal} to {}", c.state.pid))
 }

@@ -29,7 +29,10 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
-        Runtime { store: Store::new(root), systemd_cgroup: false }
+        Runtime {
+            store: Store::new(root),
+            systemd_cgroup: false,
+        }
     }
 
     /// Lock and load a container, with its status brought up to date.
@@ -84,7 +87,10 @@ impl Container {
     /// The config as it was at create time (and after `update`).
     pub fn spec(&self) -> Result<Spec> {
         let p = self.locked.config_path();
-        let data = std::fs::read(&p).map_err(|e| Error::Io { what: format!("reading {}", p.display()), source: e })?;
+        let data = std::fs::read(&p).map_err(|e| Error::Io {
+            what: format!("reading {}", p.display()),
+            source: e,
+        })?;
         serde_json::from_slice(&data).map_err(|e| Error::Setup(format!("{}: {e}", p.display())))
     }
 

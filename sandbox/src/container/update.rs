@@ -19,7 +19,10 @@ pub fn update(rt: &Runtime, id: &str, r: &LinuxResources) -> Result<()> {
         let merged = merge(linux.resources().clone().unwrap_or_default(), r)?;
         linux.set_resources(Some(merged));
     }
-    state::write_atomic(&c.locked.config_path(), &serde_json::to_vec(&spec).expect("spec serializes"))
+    state::write_atomic(
+        &c.locked.config_path(),
+        &serde_json::to_vec(&spec).expect("spec serializes"),
+    )
 }
 
 /// Overlay the fields `r` sets onto `base` (JSON-level merge: `r` wins field by field).
