@@ -104,6 +104,15 @@ fn main() -> ExitCode {
         eprintln!("sealrun: no command given; see `sealrun --help`");
         return ExitCode::from(1);
     };
+    // `exec` puts a runtime process inside a live container: it first moves onto a
+    // sealed, immutable copy of this binary (CVE-2019-5736). `create` decides for
+    // itself (see sealed_exe.rs).
+    if matches!(cmd, Command::Exec(_)) {
+        if let Err(e) = sealrun_sandbox::sealed_exe::reexec_sealed() {
+            logger.write(tracing::Level::ERROR, &e.to_string());
+            return ExitCode::from(1);
+        }
+    }
     let mut runtime = sealrun_sandbox::Runtime::new(&cli.root);
     runtime.systemd_cgroup = cli.systemd_cgroup;
     let g = Global { runtime };

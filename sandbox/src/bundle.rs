@@ -68,6 +68,30 @@ pub fn parse(path: &Path, data: &[u8]) -> Result<Spec> {
         )
     })?;
     strip_unknown_capabilities(&mut raw);
+    // oci-spec does not model id-mapped mounts and would drop the fields silently;
+    // ignoring them would give the mounted files the wrong owners.
+    for (i, m) in raw
+        .pointer("/mounts")
+        .and_then(|m| m.as_array())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
+            return Err(err(
+                path,
+                format!("mounts[{i}].uidMappings: id-mapped mounts are not supported"),
+            ));
+        }
+    }
+    // Checked on the raw JSON first: serde alone would only say "unknown variant"
+    // without the field's path, and oci-spec does not model every seccomp flag.
+    if let Some(sc) = raw.pointer_mut("/linux/seccomp") {
+        if !sc.is_null() {
+            let parsed = crate::seccomp::parse_profile(sc).map_err(|e| err(path, e.to_string()))?;
+            *sc = serde_json::to_value(parsed).expect("seccomp serializes");
+        }
+    }
     let spec: Spec =
         serde_json::from_value(raw).map_err(|e| err(path, format!("does not match the OCI runtime spec: {e}")))?;
     validate(path, &spec)?;
@@ -89,6 +113,49 @@ fn strip_unknown_capabilities(raw: &mut serde_json::Value) {
             });
         }
     }
+}
+
+/// Fields of the spec this runtime does not implement. Ignoring one of these changes
+/// nothing about isolation (they are labels and tuning), so `create` logs a warning
+/// naming each, as runc does on a kernel without the feature; id-mapped mounts are
+/// refused in `validate` instead, since ignoring them would give files wrong owners.
+pub fn ignored_fields(spec: &Spec) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if let Some(p) = spec.process() {
+        if p.apparmor_profile().is_some() {
+            out.push("process.apparmorProfile (AppArmor is not supported)");
+        }
+        if p.selinux_label().is_some() {
+            out.push("process.selinuxLabel (SELinux is not supported)");
+        }
+        if p.scheduler().is_some() {
+            out.push("process.scheduler");
+        }
+        if p.io_priority().is_some() {
+            out.push("process.ioPriority");
+        }
+        if p.exec_cpu_affinity().is_some() {
+            out.push("process.execCPUAffinity");
+        }
+    }
+    if let Some(l) = spec.linux() {
+        if l.mount_label().is_some() {
+            out.push("linux.mountLabel (SELinux is not supported)");
+        }
+        if l.intel_rdt().is_some() {
+            out.push("linux.intelRdt");
+        }
+        if l.personality().is_some() {
+            out.push("linux.personality");
+        }
+        if l.memory_policy().is_some() {
+            out.push("linux.memoryPolicy");
+        }
+        if l.net_devices().is_some() {
+            out.push("linux.netDevices");
+        }
+    }
+    out
 }
 
 fn validate(path: &Path, spec: &Spec) -> Result<()> {
@@ -173,6 +240,21 @@ mod tests {
 
     fn parse_v(v: &serde_json::Value) -> Result<Spec> {
         parse(Path::new("/b/config.json"), &serde_json::to_vec(v).unwrap())
+    }
+
+    #[test]
+    fn seccomp_errors_name_the_field() {
+        let mut v = base();
+        v["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ALLOW",
+                          "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ROUGHLY"}]}]
+        });
+        let e = parse_v(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("linux.seccomp.syscalls[0].args[0].op") && e.contains("SCMP_CMP_ROUGHLY"),
+            "{e}"
+        );
     }
 
     #[test]

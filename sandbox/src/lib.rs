@@ -24,6 +24,7 @@ pub mod namespaces;
 pub mod process;
 pub mod rlimits;
 pub mod rootfs;
+pub mod sealed_exe;
 pub mod seccomp;
 pub mod state;
 pub mod sys;

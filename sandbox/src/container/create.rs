@@ -68,6 +68,9 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         msg: "process: expected the process to run, found nothing".into(),
     })?;
     let linux = spec.linux().as_ref().expect("validated");
+    for f in bundle::ignored_fields(spec) {
+        tracing::warn!("{}: {f}: not implemented, ignored", cfg_path.display());
+    }
     if rt.systemd_cgroup {
         return Err(if std::path::Path::new("/run/systemd/system").is_dir() {
             Error::Unsupported("--systemd-cgroup: the systemd cgroup driver is not implemented yet; use the cgroupfs driver (containerd: SystemdCgroup = false)".into())
@@ -84,6 +87,11 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
     // Everything that can fail on bad input is checked before anything is created.
     let seccomp = linux.seccomp().as_ref().map(CompiledSeccomp::compile).transpose()?;
     let ns = Plan::from_spec(linux)?;
+    if !ns.creates(LinuxNamespaceType::Pid) {
+        // The init will share a pid namespace that other processes can already see
+        // (the host's, or a pod's): it must not run from a writable binary there.
+        crate::sealed_exe::reexec_sealed()?;
+    }
     let console = o
         .console_socket
         .as_ref()
