@@ -11,9 +11,11 @@ use crate::sys;
 pub fn start(rt: &Runtime, id: &str) -> Result<()> {
     let mut c = rt.load(id)?;
     c.require("start", &[Status::Created], "created")?;
+    // The pidfd first: opening the fifo releases the init, which may run and exit
+    // (and be reaped) before a pidfd taken afterwards could find it.
+    let pidfd = sys::pidfd_open(c.state.pid).ctx(|| format!("pidfd_open({})", c.state.pid))?;
     let fifo = sys::open(&c.locked.fifo(), libc::O_RDONLY | libc::O_NONBLOCK, 0)
         .ctx(|| format!("opening {}", c.locked.fifo().display()))?;
-    let pidfd = sys::pidfd_open(c.state.pid).ctx(|| format!("pidfd_open({})", c.state.pid))?;
     // The init opens the fifo for writing as soon as we opened it for reading, and
     // writes one byte; if it died instead, its pidfd becomes readable.
     loop {
@@ -24,6 +26,11 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
             let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
             if n == 1 {
                 break;
+            }
+            if n == 0 {
+                return Err(Error::Setup(format!(
+                    "container {id:?}: the init closed the exec fifo without starting"
+                )));
             }
             if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN) {
                 continue;
