@@ -9,6 +9,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::channel::{Channel, Msg};
+use crate::console;
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
 use crate::namespaces::Plan;
@@ -123,7 +124,7 @@ fn setup_and_exec(a: &InitArgs<'_>, ready: &std::cell::Cell<bool>) -> Result<std
         let sock = a
             .console
             .ok_or_else(|| Error::Setup("process.terminal is true but no --console-socket was given".into()))?;
-        let (master, s) = open_pty(&rfs)?;
+        let (master, s) = console::open_pty(&rfs)?;
         rfs.bind_console(s.as_raw_fd())?;
         crate::channel::send_fd(sock.as_raw_fd(), "/dev/ptmx", master.as_raw_fd())
             .ctx(|| "sending the pty master over --console-socket".into())?;
@@ -136,7 +137,7 @@ fn setup_and_exec(a: &InitArgs<'_>, ready: &std::cell::Cell<bool>) -> Result<std
     process::enter_cwd(process.cwd())?;
     let exec = process::resolve(process)?;
     if let Some(s) = &slave {
-        make_controlling_tty(s.as_raw_fd())?;
+        console::make_controlling_tty(s.as_raw_fd())?;
     }
     drop(slave);
 
@@ -191,58 +192,6 @@ fn read_state(dir: &OwnedFd, status: &str) -> Result<Vec<u8>> {
     };
     v["status"] = status.into();
     Ok(serde_json::to_vec(&v).expect("json"))
-}
-
-fn open_pty(rfs: &Rootfs) -> Result<(OwnedFd, OwnedFd)> {
-    let master = rfs.open_ptmx()?;
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK takes a pointer to an int that lives across the call.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
-        return Err(Error::Io {
-            what: "unlocking the pty".into(),
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    // TIOCGPTPEER opens the slave from the master itself: no /dev/pts/N path lookup
-    // that a racing symlink could redirect.
-    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd.
-    let s = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if s < 0 {
-        return Err(Error::Io {
-            what: "opening the pty slave".into(),
-            source: std::io::Error::last_os_error(),
-        });
-    }
-    // SAFETY: fresh fd from the kernel.
-    Ok((master, unsafe { OwnedFd::from_raw_fd(s) }))
-}
-
-fn make_controlling_tty(slave: RawFd) -> Result<()> {
-    // SAFETY: setsid/ioctl/dup2 on fds we own.
-    unsafe {
-        libc::setsid();
-        if libc::ioctl(slave, libc::TIOCSCTTY, 0) < 0 {
-            return Err(Error::Io {
-                what: "TIOCSCTTY".into(),
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        for fd in 0..3 {
-            if libc::dup2(slave, fd) < 0 {
-                return Err(Error::Io {
-                    what: "dup2 of the pty".into(),
-                    source: std::io::Error::last_os_error(),
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The Rust runtime ignores SIGPIPE, and ignored signals survive execve: restore every

@@ -193,34 +193,9 @@ fn setup_and_exec(
     if process.terminal().unwrap_or(false) {
         let sock = console.ok_or_else(|| Error::Setup("exec: --console-socket is required".into()))?;
         let root = crate::rootfs::Rootfs::open_current_root()?;
-        let master = root.open_ptmx()?;
-        let unlock: libc::c_int = 0;
-        // SAFETY: TIOCSPTLCK reads an int that lives across the call.
-        unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) };
-        // SAFETY: TIOCGPTPEER returns a new fd for the slave.
-        let slave = unsafe {
-            libc::ioctl(
-                master.as_raw_fd(),
-                libc::TIOCGPTPEER,
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        if slave < 0 {
-            return Err(Error::Io {
-                what: "opening the pty slave".into(),
-                source: std::io::Error::last_os_error(),
-            });
-        }
+        let (master, slave) = crate::console::open_pty(&root)?;
         channel::send_fd(sock.as_raw_fd(), "/dev/ptmx", master.as_raw_fd()).ctx(|| "sending the pty master".into())?;
-        // SAFETY: setsid/ioctl/dup2 on an fd we own.
-        unsafe {
-            libc::setsid();
-            libc::ioctl(slave, libc::TIOCSCTTY, 0);
-            for fd in 0..3 {
-                libc::dup2(slave, fd);
-            }
-            libc::close(slave);
-        }
+        crate::console::make_controlling_tty(slave.as_raw_fd())?;
     }
     process::enter_cwd(process.cwd())?;
     let exec = process::resolve(process)?;
