@@ -96,3 +96,56 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::HookBuilder;
+
+    fn sh(script: &str, timeout: Option<i64>) -> Hook {
+        let mut b = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".to_string(), "-c".to_string(), script.to_string()])
+            .env(vec!["HOOKVAR=42".to_string()]);
+        if let Some(t) = timeout {
+            b = b.timeout(t);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn state_arrives_on_stdin_with_args_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let script = format!("cat > {}; echo \" $HOOKVAR $0\" >> {}", out.display(), out.display());
+        run(
+            Phase::Prestart,
+            &[sh(&script, None)],
+            br#"{"id":"c1","status":"creating"}"#,
+        )
+        .unwrap();
+        let got = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(got, "{\"id\":\"c1\",\"status\":\"creating\"} 42 sh\n");
+    }
+
+    #[test]
+    fn failure_names_the_phase_and_index_and_stops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("second-ran");
+        let hooks = [sh("exit 3", None), sh(&format!("touch {}", marker.display()), None)];
+        let e = run(Phase::CreateRuntime, &hooks, b"{}").unwrap_err().to_string();
+        assert!(
+            e.contains("hooks.createRuntime[0]") && e.contains("exit status: 3"),
+            "{e}"
+        );
+        assert!(!marker.exists(), "a hook after the failing one ran");
+    }
+
+    #[test]
+    fn a_hook_past_its_timeout_is_killed() {
+        let e = run(Phase::Poststart, &[sh("sleep 30", Some(1))], b"{}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timed out after 1s"), "{e}");
+    }
+}

@@ -115,42 +115,85 @@ impl Rootfs {
         sys::openat2_in_root(self.fd(), &rel(path), flags, 0)
     }
 
-    /// mkdir -p inside the root; every step is resolved in the root.
+    /// mkdir -p inside the root. Symlinks met on the way are followed as the kernel
+    /// would with the rootfs as `/` (a dangling `/var/run -> /run` creates `/run`),
+    /// so nothing can be created outside it; every lookup is an openat2 in the root.
     pub fn mkdir_all(&self, path: &Path, mode: libc::mode_t) -> Result<OwnedFd> {
         if let Ok(fd) = self.open(path, libc::O_PATH | libc::O_DIRECTORY) {
             return Ok(fd);
         }
+        let mut todo: std::collections::VecDeque<std::ffi::OsString> =
+            rel(path).components().map(|c| c.as_os_str().to_os_string()).collect();
         let mut cur = PathBuf::new();
-        let mut parent = sys::openat2_in_root(self.fd(), Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0)
-            .ctx(|| "opening rootfs".into())?;
-        for c in rel(path).components() {
-            let Component::Normal(name) = c else { continue };
-            cur.push(name);
-            match sys::openat2_in_root(self.fd(), &cur, libc::O_PATH | libc::O_DIRECTORY, 0) {
-                Ok(fd) => parent = fd,
+        let mut links = 0;
+        let here = |cur: &Path| {
+            if cur.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                cur.to_path_buf()
+            }
+        };
+        while let Some(name) = todo.pop_front() {
+            if name == "." {
+                continue;
+            }
+            if name == ".." {
+                cur.pop();
+                continue;
+            }
+            let parent = sys::openat2_in_root(self.fd(), &here(&cur), libc::O_PATH | libc::O_DIRECTORY, 0)
+                .ctx(|| format!("resolving /{} in the rootfs", cur.display()))?;
+            match sys::lstatat(parent.as_raw_fd(), Path::new(&name)) {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(Error::Setup(format!(
+                            "{}: too many levels of symbolic links",
+                            path.display()
+                        )));
+                    }
+                    let target = sys::readlinkat(parent.as_raw_fd(), Path::new(&name))
+                        .ctx(|| format!("reading link /{}", cur.join(&name).display()))?;
+                    if target.is_absolute() {
+                        cur = PathBuf::new();
+                    }
+                    for c in target.components().rev() {
+                        if !matches!(c, Component::RootDir) {
+                            todo.push_front(c.as_os_str().to_os_string());
+                        }
+                    }
+                }
+                Ok(st) if is_dir(&st) => cur.push(&name),
+                Ok(_) => {
+                    return Err(Error::Setup(format!(
+                        "creating {}: /{} exists and is not a directory",
+                        path.display(),
+                        cur.join(&name).display()
+                    )))
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    match sys::mkdirat(parent.as_raw_fd(), Path::new(name), mode) {
+                    match sys::mkdirat(parent.as_raw_fd(), Path::new(&name), mode) {
                         Ok(()) => {}
                         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
                         Err(e) => {
                             return Err(Error::Io {
-                                what: format!("creating /{} in the rootfs", cur.display()),
+                                what: format!("creating /{} in the rootfs", cur.join(&name).display()),
                                 source: e,
                             })
                         }
                     }
-                    parent = sys::openat2_in_root(self.fd(), &cur, libc::O_PATH | libc::O_DIRECTORY, 0)
-                        .ctx(|| format!("opening /{} in the rootfs (is it a directory?)", cur.display()))?;
+                    cur.push(&name);
                 }
                 Err(e) => {
                     return Err(Error::Io {
-                        what: format!("resolving /{} in the rootfs", cur.display()),
+                        what: format!("resolving /{} in the rootfs", cur.join(&name).display()),
                         source: e,
                     })
                 }
             }
         }
-        Ok(parent)
+        sys::openat2_in_root(self.fd(), &here(&cur), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .ctx(|| format!("opening {} in the rootfs", path.display()))
     }
 
     /// Create (if missing) a regular file to mount over; refuse a directory.
@@ -697,5 +740,102 @@ impl Rootfs {
             fd,
             in_userns: false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn at(dir: &Path) -> Rootfs {
+        let fd = sys::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
+        Rootfs {
+            path: dir.to_path_buf(),
+            fd,
+            in_userns: false,
+        }
+    }
+
+    #[test]
+    fn mkdir_all_stays_inside_through_hostile_symlinks() {
+        let host = tempfile::tempdir().unwrap();
+        let root = host.path().join("rootfs");
+        std::fs::create_dir(&root).unwrap();
+        let outside = host.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        // An absolute link and a relative one that climbs out, both aimed at `outside`.
+        symlink(&outside, root.join("abs")).unwrap();
+        symlink("../../../../outside", root.join("rel")).unwrap();
+        let r = at(&root);
+        r.mkdir_all(Path::new("/abs/x/y"), 0o755).unwrap();
+        r.mkdir_all(Path::new("/rel/z"), 0o755).unwrap();
+        r.mkdir_all(Path::new("/../../escape"), 0o755).unwrap();
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "a directory was created outside the rootfs"
+        );
+        assert!(!host.path().join("escape").exists());
+        // The link targets were re-rooted: `/abs` → `<root>/<outside path>`.
+        assert!(root.join(outside.strip_prefix("/").unwrap()).join("x/y").is_dir());
+        assert!(root.join("escape").is_dir());
+    }
+
+    #[test]
+    fn mkdir_all_refuses_link_loops_and_files() {
+        let host = tempfile::tempdir().unwrap();
+        symlink("b", host.path().join("a")).unwrap();
+        symlink("a", host.path().join("b")).unwrap();
+        std::fs::write(host.path().join("f"), b"").unwrap();
+        let r = at(host.path());
+        let e = r.mkdir_all(Path::new("/a/x"), 0o755).unwrap_err().to_string();
+        assert!(e.contains("too many levels"), "{e}");
+        let e = r.mkdir_all(Path::new("/f/x"), 0o755).unwrap_err().to_string();
+        assert!(e.contains("/f exists and is not a directory"), "{e}");
+    }
+
+    #[test]
+    fn file_mount_target_refuses_a_directory() {
+        let host = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(host.path().join("etc/hosts")).unwrap();
+        let r = at(host.path());
+        let e = r.ensure_file(Path::new("/etc/hosts")).unwrap_err().to_string();
+        assert!(e.contains("expected a file") && e.contains("found a directory"), "{e}");
+        r.ensure_file(Path::new("/etc/resolv.conf")).unwrap();
+        assert!(host.path().join("etc/resolv.conf").is_file());
+    }
+
+    #[test]
+    fn masking_refuses_a_dev_null_that_is_not_the_null_device() {
+        let host = tempfile::tempdir().unwrap();
+        let root = host.path();
+        std::fs::create_dir_all(root.join("dev")).unwrap();
+        std::fs::create_dir_all(root.join("proc")).unwrap();
+        std::fs::write(root.join("proc/kcore"), b"").unwrap();
+        // CVE-2025-31133: /dev/null swapped for a link to something the mask would hit.
+        symlink("/proc/sys/kernel/core_pattern", root.join("dev/null")).unwrap();
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "linux": {"maskedPaths": ["/proc/kcore"]}
+        }))
+        .unwrap();
+        let e = at(root).mask_paths(&spec).unwrap_err().to_string();
+        assert!(e.contains("/dev/null") && e.contains("not the null device"), "{e}");
+    }
+
+    #[test]
+    fn sysctl_keys_cannot_escape_proc_sys() {
+        let host = tempfile::tempdir().unwrap();
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "linux": {"sysctl": {"kernel/../../etc.passwd": "x"}}
+        }))
+        .unwrap();
+        assert!(at(host.path())
+            .sysctls(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid key"));
     }
 }

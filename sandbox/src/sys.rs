@@ -388,3 +388,26 @@ pub fn process_state(pid: libc::pid_t) -> Option<char> {
 pub fn fd_raw<F: AsRawFd>(f: &F) -> RawFd {
     f.as_raw_fd()
 }
+
+/// lstat of `name` in the directory `dir` (symlinks are not followed).
+pub fn lstatat(dir: RawFd, name: &Path) -> io::Result<libc::stat> {
+    let c = cstring(name)?;
+    // SAFETY: an all-zero stat is a valid value to be overwritten by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid dirfd, C string and out-buffer.
+    cvt_i(unsafe { libc::fstatat(dir, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st)
+}
+
+pub fn readlinkat(dir: RawFd, name: &Path) -> io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = cstring(name)?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: buf is a writable buffer of buf.len() bytes.
+    let n = unsafe { libc::readlinkat(dir, c.as_ptr(), buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&buf)))
+}
