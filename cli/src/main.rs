@@ -136,7 +136,17 @@ fn main() -> ExitCode {
     match res {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            let msg = format!("{e:#}");
+            // The chain, without repeating a cause its parent already quotes.
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&c);
+                }
+            }
             logger.write(tracing::Level::ERROR, &msg);
             if cli.log.is_some() {
                 eprintln!("sealrun: {msg}");
