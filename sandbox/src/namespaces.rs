@@ -118,7 +118,23 @@ impl Plan {
 
     /// In the parent, before clone: pid and time namespaces to join or create take
     /// effect for the children of the caller only.
-    pub fn prepare_parent(&self, time_offsets: &[(String, i64, u32)]) -> Result<()> {
+    ///
+    /// Returns what [`restore_parent`] needs to put the runtime's own children (hooks)
+    /// back in the runtime's namespaces once the init is cloned.
+    pub fn prepare_parent(&self, time_offsets: &[(String, i64, u32)]) -> Result<Vec<(libc::c_int, OwnedFd)>> {
+        let mut restore = Vec::new();
+        let touches_pid = self.join.iter().any(|(t, _, _)| *t == LinuxNamespaceType::Pid);
+        let touches_time = self.has(LinuxNamespaceType::Time);
+        for (flag, name, needed) in [
+            (libc::CLONE_NEWPID, "pid", touches_pid),
+            (libc::CLONE_NEWTIME, "time", touches_time),
+        ] {
+            if needed {
+                let own = sys::open(Path::new(&format!("/proc/self/ns/{name}")), libc::O_RDONLY, 0)
+                    .ctx(|| format!("opening our own {name} namespace"))?;
+                restore.push((flag, own));
+            }
+        }
         for (t, fd, p) in &self.join {
             if matches!(t, LinuxNamespaceType::Pid | LinuxNamespaceType::Time) {
                 sys::setns(fd.as_raw_fd(), clone_flag(*t))
@@ -137,7 +153,7 @@ impl Plan {
                     .ctx(|| "linux.timeOffsets: writing /proc/self/timens_offsets".into())?;
             }
         }
-        Ok(())
+        Ok(restore)
     }
 
     /// In the child: join the namespaces given by path (user first), except pid/time.
@@ -152,6 +168,15 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// Undo [`Plan::prepare_parent`] for the runtime's later children (hooks run in the
+/// runtime's namespaces, not the container's).
+pub fn restore_parent(restore: &[(libc::c_int, OwnedFd)]) -> Result<()> {
+    for (flag, fd) in restore {
+        sys::setns(fd.as_raw_fd(), *flag).ctx(|| "returning to the runtime's own namespaces".into())?;
+    }
+    Ok(())
 }
 
 /// Namespace fds of a running container's init, for `exec`: only the types the

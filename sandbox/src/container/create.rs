@@ -152,7 +152,7 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         .into_iter()
         .map(|(k, v)| (k, v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
         .collect();
-    ns.prepare_parent(&time_offsets)?;
+    let restore = ns.prepare_parent(&time_offsets)?;
     // SAFETY: getpid always succeeds.
     let parent_pid = unsafe { libc::getpid() };
     let pid = sys::clone_fork(ns.clone_flags()).ctx(|| format!("clone({:#x})", ns.clone_flags()))?;
@@ -175,6 +175,7 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         });
     }
     cleanup.child = Some(pid);
+    namespaces::restore_parent(&restore)?;
     drop(child_ch);
     drop(console);
 
