@@ -56,11 +56,7 @@ impl Fixture {
         let mut all = vec!["-d"];
         all.extend_from_slice(flags);
         let out = self.run(&all, id, cmd);
-        assert!(
-            out.status.success(),
-            "ctr run -d {id}: {}",
-            self.explain(&out)
-        );
+        assert!(out.status.success(), "ctr run -d {id}: {}", self.explain(&out));
         self.wait_status(id, "RUNNING")
     }
 
@@ -94,11 +90,9 @@ impl Fixture {
     }
 
     fn wait_status(&self, id: &str, status: &str) -> u32 {
-        wait_until(&format!("task {id} to be {status}"), WAIT, || {
-            match self.task(id) {
-                Some((pid, s)) if s == status => (Some(pid), s),
-                other => (None, format!("{other:?}")),
-            }
+        wait_until(&format!("task {id} to be {status}"), WAIT, || match self.task(id) {
+            Some((pid, s)) if s == status => (Some(pid), s),
+            other => (None, format!("{other:?}")),
         })
         .unwrap_or_else(|e| panic!("{e}\n{}", self.ctd.log_tail()))
     }
@@ -135,11 +129,7 @@ impl Fixture {
             state.display()
         );
         let cg = memory_cgroup(&self.ns, id);
-        assert!(
-            cg.is_dir(),
-            "memory cgroup {} missing while {id} runs",
-            cg.display()
-        );
+        assert!(cg.is_dir(), "memory cgroup {} missing while {id} runs", cg.display());
     }
 }
 
@@ -181,11 +171,7 @@ fn shim_invokes_runtime_binary_with_root() {
         ),
     )
     .unwrap();
-    fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 
     let mut c = f.ctr();
     c.args(["run", "--rm", "--runc-binary"]).arg(&wrapper);
@@ -198,9 +184,9 @@ fn shim_invokes_runtime_binary_with_root() {
     let root = format!("--root {}", shim_runtime_root(&f.ns).display());
     for verb in ["create", "start", "delete"] {
         assert!(
-            calls.lines().any(|l| l.starts_with(&root)
-                && l.split_whitespace().any(|w| w == verb)
-                && l.ends_with(" argv")),
+            calls
+                .lines()
+                .any(|l| l.starts_with(&root) && l.split_whitespace().any(|w| w == verb) && l.ends_with(" argv")),
             "no `{root} ... {verb} ... argv` call; calls were:\n{calls}"
         );
     }
@@ -219,12 +205,7 @@ fn exec_runs_second_process() {
     c.arg("tr '\\0' ' ' < /proc/1/cmdline; echo; cat /etc/hostname; exit 3");
     let out = output(&mut c).unwrap();
     assert_eq!(exit_code(out.status), 3, "{}", f.explain(&out));
-    assert_eq!(
-        stdout(&out),
-        "sleep 1000 \nbusybox\n",
-        "{}",
-        f.explain(&out)
-    );
+    assert_eq!(stdout(&out), "sleep 1000 \nbusybox\n", "{}", f.explain(&out));
 
     f.remove("ex");
 }
@@ -283,16 +264,7 @@ fn pause_and_resume() {
 fn ps_lists_container_pids() {
     let f = Fixture::new("ps");
     let init = f.run_detached(&[], "ps1", &["sleep", "1000"]);
-    f.ok(&[
-        "task",
-        "exec",
-        "-d",
-        "--exec-id",
-        "second",
-        "ps1",
-        "sleep",
-        "1001",
-    ]);
+    f.ok(&["task", "exec", "-d", "--exec-id", "second", "ps1", "sleep", "1001"]);
 
     let pids = wait_until("2 pids in `ctr task ps`", WAIT, || {
         let out = f.ok(&["task", "ps", "ps1"]);
@@ -307,10 +279,7 @@ fn ps_lists_container_pids() {
     assert!(pids.contains(&init), "init pid {init} not in {pids:?}");
     let other = pids.iter().find(|p| **p != init).unwrap();
     let cmdline = fs::read_to_string(format!("/proc/{other}/cmdline")).unwrap();
-    assert_eq!(
-        cmdline, "sleep\u{0}1001\u{0}",
-        "pid {other} is not the exec'd process"
-    );
+    assert_eq!(cmdline, "sleep\u{0}1001\u{0}", "pid {other} is not the exec'd process");
 
     f.remove("ps1");
 }
@@ -335,14 +304,8 @@ fn metrics_report_memory_and_cpu() {
     })
     .unwrap();
     assert_eq!(m["memory"]["usage"]["limit"], 33554432u64, "metrics: {m}");
-    assert!(
-        m["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
-        "metrics: {m}"
-    );
-    assert!(
-        m["pids"]["current"].as_u64().unwrap_or(0) >= 1,
-        "metrics: {m}"
-    );
+    assert!(m["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0, "metrics: {m}");
+    assert!(m["pids"]["current"].as_u64().unwrap_or(0) >= 1, "metrics: {m}");
     f.remove("m1");
 }
 
@@ -359,16 +322,10 @@ fn tty_container_echoes_output() {
     let out = output(guarded("script").args(["-qec", &cmd, "/dev/null"])).unwrap();
     let text = stdout(&out);
     assert_eq!(exit_code(out.status), 5, "{}", f.explain(&out));
-    assert!(
-        text.contains("/dev/pts/"),
-        "`tty` did not report a pty: {text:?}"
-    );
+    assert!(text.contains("/dev/pts/"), "`tty` did not report a pty: {text:?}");
     // Each pty's line discipline turns \n into \r\n: the container's pty and then
     // script's give \r\r\n, which proves the output went through the container's pty.
-    assert!(
-        text.contains("tty-ok\r\r\n"),
-        "no tty-ok line from two ptys: {text:?}"
-    );
+    assert!(text.contains("tty-ok\r\r\n"), "no tty-ok line from two ptys: {text:?}");
     f.assert_no_state("tty1");
 }
 
@@ -381,11 +338,7 @@ fn memory_limit_oom_kills() {
 
     // Control: without a limit the same allocation succeeds.
     let out = f.run(&["--rm"], "nolimit", &hog);
-    assert!(
-        out.status.success(),
-        "control run without limit: {}",
-        f.explain(&out)
-    );
+    assert!(out.status.success(), "control run without limit: {}", f.explain(&out));
 
     let out = f.run(&["--rm", "--memory-limit", "33554432"], "limited", &hog);
     assert_eq!(exit_code(out.status), 137, "{}", f.explain(&out));
@@ -408,20 +361,15 @@ const CRI_NAMESPACE: &str = "k8s.io";
 /// (keys of the CRI table, extra tables) registering handler `sealrun` with `binary`: the
 /// shipped snippet examples/containerd/runtimeclass.toml with its BinaryName replaced.
 fn runtimeclass_config(binary: &Path) -> (String, String) {
-    let example =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/containerd/runtimeclass.toml");
-    let text = fs::read_to_string(&example)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", example.display()));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/containerd/runtimeclass.toml");
+    let text = fs::read_to_string(&example).unwrap_or_else(|e| panic!("reading {}: {e}", example.display()));
     let placeholder = "BinaryName = \"/usr/local/bin/sealrun\"";
     assert!(
         text.contains(placeholder),
         "{} lacks `{placeholder}`",
         example.display()
     );
-    let tables = text.replace(
-        placeholder,
-        &format!("BinaryName = \"{}\"", binary.display()),
-    );
+    let tables = text.replace(placeholder, &format!("BinaryName = \"{}\"", binary.display()));
     // Our busybox image with a long-running Cmd stands in for registry.k8s.io/pause.
     let cri_keys = format!("  sandbox_image = \"{PAUSE_REF}\"\n");
     (cri_keys, tables)
@@ -434,12 +382,9 @@ fn cri_plugin_loads_runtimeclass_config() {
     let runtime = runtime_binary();
     let (keys, tables) = runtimeclass_config(&runtime);
     let ctd = Containerd::start_with(&keys, &tables).unwrap_or_else(|e| panic!("{e}"));
-    let plugins = run(guarded("ctr")
-        .arg("-a")
-        .arg(ctd.address())
-        .args(["plugins", "ls"]))
-    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    .unwrap();
+    let plugins = run(guarded("ctr").arg("-a").arg(ctd.address()).args(["plugins", "ls"]))
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap();
     let cri = plugins.lines().find(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.first() == Some(&"io.containerd.grpc.v1") && f.get(1) == Some(&"cri")
@@ -455,10 +400,7 @@ fn cri_plugin_loads_runtimeclass_config() {
         "sealrun:{{Type:io.containerd.runc.v2 Path: Engine: PodAnnotations:[] ContainerAnnotations:[] Root: Options:map[BinaryName:{}",
         runtime.display()
     );
-    assert!(
-        log.contains(&expected),
-        "handler not parsed as `{expected}`:\n{log}"
-    );
+    assert!(log.contains(&expected), "handler not parsed as `{expected}`:\n{log}");
 }
 
 /// A pod through CRI with runtime handler `sealrun` (what a RuntimeClass selects): the
@@ -487,11 +429,7 @@ fn cri_pod_runs_with_runtimeclass_handler() {
         ),
     )
     .unwrap();
-    fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
 
     let (keys, tables) = runtimeclass_config(&wrapper);
     let ctd = Containerd::start_with(&keys, &tables).unwrap_or_else(|e| panic!("{e}"));
@@ -562,20 +500,12 @@ fn cri_pod_runs_with_runtimeclass_handler() {
             "no `{root} ... create ... {id}` call; calls were:\n{calls}"
         );
         let state = shim_runtime_root(CRI_NAMESPACE).join(id);
-        assert!(
-            !state.exists(),
-            "runtime state {} left after removal",
-            state.display()
-        );
+        assert!(!state.exists(), "runtime state {} left after removal", state.display());
         let cg = Path::new(CGROUP_V1_ROOT)
             .join("memory")
             .join(cgroup_parent.trim_start_matches('/'))
             .join(id);
-        assert!(
-            !cg.exists(),
-            "memory cgroup {} left after removal",
-            cg.display()
-        );
+        assert!(!cg.exists(), "memory cgroup {} left after removal", cg.display());
     }
     cleanup_cgroups();
 }

@@ -154,14 +154,12 @@ pub fn run(cmd: &mut Command) -> Result<Output> {
 
 /// Runs `cmd` with stdin from /dev/null and returns its output whatever its exit status.
 pub fn output(cmd: &mut Command) -> Result<Output> {
-    cmd.stdin(Stdio::null())
-        .output()
-        .map_err(|e| HarnessError::Command {
-            command: describe(cmd),
-            status: format!("spawn error: {e}"),
-            stdout: String::new(),
-            stderr: String::new(),
-        })
+    cmd.stdin(Stdio::null()).output().map_err(|e| HarnessError::Command {
+        command: describe(cmd),
+        status: format!("spawn error: {e}"),
+        stdout: String::new(),
+        stderr: String::new(),
+    })
 }
 
 /// An error describing a command's unexpected result.
@@ -186,11 +184,7 @@ pub fn describe(cmd: &Command) -> String {
 
 /// Polls `probe` every 100 ms until it returns `Some`, for at most `timeout`.
 /// `probe` also returns a description of what it saw, for the timeout message.
-pub fn wait_until<T>(
-    what: &str,
-    timeout: Duration,
-    mut probe: impl FnMut() -> (Option<T>, String),
-) -> Result<T> {
+pub fn wait_until<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> (Option<T>, String)) -> Result<T> {
     let start = Instant::now();
     loop {
         let (value, seen) = probe();
@@ -239,11 +233,7 @@ pub fn busybox_rootfs(dir: &Path) -> Result<()> {
     let out = run(Command::new(BUSYBOX).arg("--list"))?;
     let list = String::from_utf8_lossy(&out.stdout);
     let mut applets = 0;
-    for applet in list
-        .lines()
-        .map(str::trim)
-        .filter(|a| !a.is_empty() && *a != "busybox")
-    {
+    for applet in list.lines().map(str::trim).filter(|a| !a.is_empty() && *a != "busybox") {
         let link = dir.join("bin").join(applet);
         if link.symlink_metadata().is_err() {
             symlink("busybox", &link).map_err(io_err("creating applet symlink", &link))?;
@@ -307,13 +297,7 @@ pub fn busybox_oci_tar_with(out: &Path, images: &[ImageSpec<'_>]) -> Result<()> 
     // Reproducible layer: sorted names, root-owned, epoch mtimes.
     let layer = work.path().join("layer.tar");
     run(Command::new("tar")
-        .args([
-            "--sort=name",
-            "--owner=0",
-            "--group=0",
-            "--numeric-owner",
-            "--mtime=@0",
-        ])
+        .args(["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0"])
         .arg("-C")
         .arg(&rootfs)
         .arg("-cf")
@@ -337,11 +321,7 @@ pub fn busybox_oci_tar_with(out: &Path, images: &[ImageSpec<'_>]) -> Result<()> 
         });
         let config_path = work.path().join(format!("config-{i}.json"));
         write_json(&config_path, &config)?;
-        let config_desc = add_blob(
-            &blobs,
-            &config_path,
-            "application/vnd.oci.image.config.v1+json",
-        )?;
+        let config_desc = add_blob(&blobs, &config_path, "application/vnd.oci.image.config.v1+json")?;
 
         let manifest = serde_json::json!({
             "schemaVersion": 2,
@@ -351,14 +331,9 @@ pub fn busybox_oci_tar_with(out: &Path, images: &[ImageSpec<'_>]) -> Result<()> 
         });
         let manifest_path = work.path().join(format!("manifest-{i}.json"));
         write_json(&manifest_path, &manifest)?;
-        let mut desc = add_blob(
-            &blobs,
-            &manifest_path,
-            "application/vnd.oci.image.manifest.v1+json",
-        )?;
+        let mut desc = add_blob(&blobs, &manifest_path, "application/vnd.oci.image.manifest.v1+json")?;
         desc["platform"] = serde_json::json!({ "architecture": "amd64", "os": "linux" });
-        desc["annotations"] =
-            serde_json::json!({ "org.opencontainers.image.ref.name": image.reference });
+        desc["annotations"] = serde_json::json!({ "org.opencontainers.image.ref.name": image.reference });
         manifests.push(desc);
     }
 
@@ -406,10 +381,7 @@ pub fn shim_runtime_root(namespace: &str) -> PathBuf {
 
 /// The v1 memory cgroup of a container started by `ctr` (cgroupsPath `/<ns>/<id>`).
 pub fn memory_cgroup(namespace: &str, id: &str) -> PathBuf {
-    Path::new(CGROUP_V1_ROOT)
-        .join("memory")
-        .join(namespace)
-        .join(id)
+    Path::new(CGROUP_V1_ROOT).join("memory").join(namespace).join(id)
 }
 
 /// Checks that nothing of container `id` is left: no runtime state dir under the shim's
@@ -493,14 +465,10 @@ state = "{state}"
             debug = d.join("debug.sock").display(),
         );
         let config_path = d.join("config.toml");
-        fs::write(&config_path, config)
-            .map_err(io_err("writing containerd config", &config_path))?;
+        fs::write(&config_path, config).map_err(io_err("writing containerd config", &config_path))?;
         let log_path = d.join("containerd.log");
-        let log =
-            fs::File::create(&log_path).map_err(io_err("creating containerd log", &log_path))?;
-        let log2 = log
-            .try_clone()
-            .map_err(io_err("duplicating log fd", &log_path))?;
+        let log = fs::File::create(&log_path).map_err(io_err("creating containerd log", &log_path))?;
+        let log2 = log.try_clone().map_err(io_err("duplicating log fd", &log_path))?;
         let child = Command::new("containerd")
             .arg("--config")
             .arg(&config_path)
@@ -521,20 +489,16 @@ state = "{state}"
             dir,
         };
 
-        wait_until(
-            "containerd to answer `ctr version`",
-            Duration::from_secs(30),
-            || {
-                if let Ok(Some(status)) = ctd.child.try_wait() {
-                    return (None, format!("containerd exited with {status}"));
-                }
-                match output(guarded("ctr").arg("-a").arg(&ctd.address).arg("version")) {
-                    Ok(o) if o.status.success() => (Some(()), String::new()),
-                    Ok(o) => (None, String::from_utf8_lossy(&o.stderr).into_owned()),
-                    Err(e) => (None, e.to_string()),
-                }
-            },
-        )
+        wait_until("containerd to answer `ctr version`", Duration::from_secs(30), || {
+            if let Ok(Some(status)) = ctd.child.try_wait() {
+                return (None, format!("containerd exited with {status}"));
+            }
+            match output(guarded("ctr").arg("-a").arg(&ctd.address).arg("version")) {
+                Ok(o) if o.status.success() => (Some(()), String::new()),
+                Ok(o) => (None, String::from_utf8_lossy(&o.stderr).into_owned()),
+                Err(e) => (None, e.to_string()),
+            }
+        })
         .map_err(|e| HarnessError::Unexpected {
             what: "starting containerd".into(),
             expected: "a running daemon".into(),
@@ -663,8 +627,7 @@ state = "{state}"
 
 impl Drop for Containerd {
     fn drop(&mut self) {
-        let namespaces =
-            std::mem::take(&mut *self.namespaces.lock().unwrap_or_else(|e| e.into_inner()));
+        let namespaces = std::mem::take(&mut *self.namespaces.lock().unwrap_or_else(|e| e.into_inner()));
         for ns in &namespaces {
             self.cleanup_namespace(ns);
         }
@@ -723,18 +686,10 @@ impl Events {
 
     /// Waits for an event with `topic` (e.g. `/tasks/exit`) in `namespace` whose payload's
     /// `container_id` is `id`, and returns the payload.
-    pub fn wait_for(
-        &self,
-        namespace: &str,
-        topic: &str,
-        id: &str,
-        timeout: Duration,
-    ) -> Result<serde_json::Value> {
-        wait_until(
-            &format!("event {topic} for {namespace}/{id}"),
-            timeout,
-            || (self.find(namespace, topic, id), self.text()),
-        )
+    pub fn wait_for(&self, namespace: &str, topic: &str, id: &str, timeout: Duration) -> Result<serde_json::Value> {
+        wait_until(&format!("event {topic} for {namespace}/{id}"), timeout, || {
+            (self.find(namespace, topic, id), self.text())
+        })
     }
 
     /// The payload of the first recorded event matching `namespace`, `topic` and `id`.
@@ -763,7 +718,5 @@ impl Drop for Events {
 /// The exit code of `status` as a shell would report it (128 + signal when killed).
 pub fn exit_code(status: ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }

@@ -150,7 +150,9 @@ fn setup_and_exec(a: &InitArgs<'_>, ready: &std::cell::Cell<bool>) -> Result<std
         .ctx(|| "opening the exec fifo".into())?;
     let mut f = std::fs::File::from(fifo);
     f.write_all(b"0").ctx(|| "writing the exec fifo".into())?;
-    drop(f);
+    // Kept open (close-on-exec) on purpose: `start` waits for the end of file that
+    // execve gives it, so poststart hooks run after the user's program started.
+    let _fifo_until_exec = f;
     if let Some(h) = spec.hooks() {
         let list = Phase::StartContainer.of(h);
         if !list.is_empty() {

@@ -688,14 +688,26 @@ impl Rootfs {
             sys::mount(Some("."), "/", None, libc::MS_MOVE, None).ctx(|| "moving the rootfs to /".into())?;
             sys::chroot(".").ctx(|| "chroot".into())?;
         } else {
+            let old_root = sys::open(Path::new("/"), libc::O_DIRECTORY | libc::O_RDONLY, 0)
+                .ctx(|| "opening the old root".into())?;
             sys::pivot_root(".", ".").ctx(|| "pivot_root".into())?;
+            // The old root is now stacked on the new one; which of the two "." names
+            // after pivot_root is not promised by the kernel, so go to the old root by
+            // fd. Making "." a slave then touches only the old tree: the container's
+            // own mounts keep the propagation the spec gave them.
+            sys::fchdir(old_root.as_raw_fd()).ctx(|| "chdir to the old root".into())?;
             sys::mount(None, ".", None, libc::MS_SLAVE | libc::MS_REC, None)
                 .ctx(|| "making the old root a slave".into())?;
             sys::umount2(".", libc::MNT_DETACH).ctx(|| "detaching the old root".into())?;
         }
         sys::chdir("/").ctx(|| "chdir /".into())?;
+        // Applied to "/" only now that it is the container's root (before pivot it was
+        // the host's). Private was already applied recursively in prepare(); repeating
+        // it here would wipe the per-mount propagation the spec asked for.
         if let Some(p) = propagation.and_then(mounts::propagation) {
-            sys::mount(None, "/", None, p, None).ctx(|| "linux.rootfsPropagation".into())?;
+            if p & libc::MS_PRIVATE == 0 {
+                sys::mount(None, "/", None, p, None).ctx(|| "linux.rootfsPropagation".into())?;
+            }
         }
         Ok(())
     }

@@ -148,7 +148,9 @@ impl Store {
             .create(&self.root)
             .ctx(|| format!("creating state root {}", self.root.display()))?;
         let dir = self.dir(id);
-        match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        // 0711: a container init running as a mapped (non-root) host uid must reach
+        // the exec fifo by name; nothing can be listed.
+        match fs::DirBuilder::new().mode(0o711).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.to_string())),
             Err(e) => {

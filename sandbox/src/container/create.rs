@@ -133,6 +133,12 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
             source: std::io::Error::last_os_error(),
         });
     }
+    // With a user namespace the init runs as the host uid mapped to container root:
+    // the fifo must be that uid's to open.
+    if let Some((uid, gid)) = host_root_ids(linux) {
+        std::os::unix::fs::chown(locked.fifo(), Some(uid), Some(gid))
+            .ctx(|| format!("chown {} to the container's root {uid}:{gid}", locked.fifo().display()))?;
+    }
     let state_dir: OwnedFd =
         sys::open(&locked.dir, libc::O_PATH | libc::O_DIRECTORY, 0).ctx(|| "opening the state dir".into())?;
 
@@ -264,4 +270,26 @@ pub fn effective_resources(linux: &oci_spec::runtime::Linux) -> LinuxResources {
     }
     r.set_devices(Some(rules));
     r
+}
+
+/// The host uid and gid that container root maps to, when the container has a new
+/// user namespace with mappings.
+fn host_root_ids(linux: &oci_spec::runtime::Linux) -> Option<(u32, u32)> {
+    let new_userns = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    if !new_userns {
+        return None;
+    }
+    let find = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|m| m.container_id() <= 0 && 0 < m.container_id() + m.size())
+            .map(|m| m.host_id() - m.container_id())
+    };
+    Some((find(linux.uid_mappings())?, find(linux.gid_mappings()).unwrap_or(0)))
 }

@@ -40,6 +40,20 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
             return Err(Error::Setup(format!("container {id:?}: the init exited before start")));
         }
     }
+    // The init holds the fifo open until its execve: end of file (or its death)
+    // means the user's program has started, which is when poststart hooks run.
+    loop {
+        let ready = sys::poll_in(&[fifo.as_raw_fd(), pidfd.as_raw_fd()], -1).ctx(|| "poll".into())?;
+        if ready[1] {
+            break;
+        }
+        let mut b = [0u8; 1];
+        // SAFETY: reading into a 1-byte buffer we own.
+        let n = unsafe { libc::read(fifo.as_raw_fd(), b.as_mut_ptr() as *mut libc::c_void, 1) };
+        if n == 0 {
+            break;
+        }
+    }
     let _ = std::fs::remove_file(c.locked.fifo());
     c.state.status = Status::Running;
     c.locked.save(&c.state)?;
