@@ -1646,6 +1646,55 @@ fn terminal_via_console_socket() {
 }
 
 #[test]
+fn exec_with_tty_via_console_socket() {
+    let mut b = Bundle::new("exectty");
+    b.args(&["sleep", "1000"]);
+    b.create_ok();
+    b.start();
+    let (sock, h) = console_socket(&b.scratch("console"));
+    let r = b.cmd(&[
+        "exec",
+        "--tty",
+        "--console-socket",
+        &sock.to_string_lossy(),
+        &b.id,
+        "sh",
+        "-c",
+        "tty; echo exec-tty-ok; exit 6",
+    ]);
+    let master = h.join().unwrap().expect("receiving the exec's pty master");
+    assert_eq!(r.code, 6, "{r:#?}");
+    let out = drain_pty(&master);
+    assert!(out.contains("/dev/pts/"), "{out:?}");
+    assert!(out.contains("exec-tty-ok"), "{out:?}");
+}
+
+#[test]
+fn events_stream_reports_stats_then_ends_when_the_container_stops() {
+    let mut b = Bundle::new("eventsstream");
+    b.args(&["sleep", "1000"]);
+    b.create_ok();
+    b.start();
+    let mut child = rt(&b.root)
+        .args(["events", "--interval", "100ms", &b.id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut lines, &mut first).unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first:?}"));
+    assert_eq!(v["type"], "stats", "{v}");
+    assert_eq!(v["id"], json!(b.id));
+    b.cmd(&["kill", &b.id, "KILL"]).ok();
+    // The stream ends by itself once the container is stopped.
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lines, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "events exited with {status}");
+}
+
+#[test]
 fn terminal_without_console_socket_is_refused() {
     let mut b = Bundle::new("ttynosock");
     b.spec["process"]["terminal"] = json!(true);
