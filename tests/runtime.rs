@@ -1019,6 +1019,21 @@ fn run_returns_the_exit_code_and_cleans_up() {
 }
 
 #[test]
+fn run_with_a_terminal_proxies_the_pty() {
+    // No --console-socket: `run` takes the pty master itself, like runc.
+    let mut b = Bundle::new("runtty");
+    b.spec["process"]["terminal"] = json!(true);
+    b.sh("tty; echo from-tty; exit 4");
+    b.write_config();
+    let r = exec_cmd(rt(&b.root).arg("run").arg("--bundle").arg(&b.dir).arg(&b.id));
+    assert_eq!(r.code, 4, "{r:#?}");
+    assert!(r.stdout.contains("/dev/pts/0"), "{r:#?}");
+    // Output passed through a pty: line ends are \r\n.
+    assert!(r.stdout.contains("from-tty\r\n"), "{r:#?}");
+    b.assert_nothing_left();
+}
+
+#[test]
 fn exec_inline_returns_the_exit_code() {
     let mut b = Bundle::new("exec");
     b.args(&["sleep", "1000"]);

@@ -174,6 +174,42 @@ pub fn send_fd(sock: RawFd, name: &str, fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Receive one fd sent with SCM_RIGHTS on `sock` (the receiving side of a console
+/// socket).
+pub fn recv_fd(sock: RawFd) -> io::Result<OwnedFd> {
+    let mut data = [0u8; 4096];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: CMSG_SPACE is a pure computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    // SAFETY: an all-zero msghdr is valid; we fill the fields we use.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = space as _;
+    // SAFETY: msg points to buffers that live across the call.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: CMSG_FIRSTHDR/CMSG_DATA read within msg_control, whose length the kernel set.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_level != libc::SOL_SOCKET || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "console socket: no file descriptor received",
+            ));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const RawFd);
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
 /// Connect to the unix socket at `path` (the `--console-socket` of create and exec).
 pub fn connect_unix(path: &std::path::Path) -> io::Result<OwnedFd> {
     let s = std::os::unix::net::UnixStream::connect(path)?;

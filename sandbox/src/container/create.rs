@@ -30,6 +30,9 @@ pub struct CreateOpts {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    /// An already-connected console socket (used by `run`, which proxies the pty
+    /// itself); the caller keeps ownership. Takes the place of `console_socket`.
+    pub console_fd: Option<std::os::fd::RawFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -78,7 +81,7 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
             Error::Unsupported("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver (containerd: SystemdCgroup = false)".into())
         });
     }
-    if process.terminal().unwrap_or(false) && o.console_socket.is_none() {
+    if process.terminal().unwrap_or(false) && o.console_socket.is_none() && o.console_fd.is_none() {
         return Err(Error::Bundle {
             path: cfg_path,
             msg: "process.terminal is true: --console-socket is required".into(),
@@ -92,11 +95,11 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         // (the host's, or a pod's): it must not run from a writable binary there.
         crate::sealed_exe::reexec_sealed()?;
     }
-    let console = o
-        .console_socket
-        .as_ref()
-        .map(|p| channel::connect_unix(p).ctx(|| format!("--console-socket {}", p.display())))
-        .transpose()?;
+    let console = match (o.console_fd, &o.console_socket) {
+        (Some(fd), _) => Some(dup_cloexec(fd).ctx(|| "duplicating the console socket".into())?),
+        (None, Some(p)) => Some(channel::connect_unix(p).ctx(|| format!("--console-socket {}", p.display()))?),
+        (None, None) => None,
+    };
     let cg = cgroups::open(&CgroupConfig::new(linux.cgroups_path().clone(), &o.id))?;
 
     let locked = rt.store.create(&o.id)?;
@@ -292,4 +295,15 @@ fn host_root_ids(linux: &oci_spec::runtime::Linux) -> Option<(u32, u32)> {
             .map(|m| m.host_id() - m.container_id())
     };
     Some((find(linux.uid_mappings())?, find(linux.gid_mappings()).unwrap_or(0)))
+}
+
+fn dup_cloexec(fd: std::os::fd::RawFd) -> std::io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_DUPFD_CLOEXEC returns a new fd (or -1) that we then own.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
