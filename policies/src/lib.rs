@@ -1,0 +1,1 @@
+//! sealrun-policy (placeholder)
