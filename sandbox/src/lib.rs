@@ -20,6 +20,7 @@ pub mod error;
 pub mod features;
 pub mod hooks;
 pub mod init;
+pub mod landlock;
 pub mod mounts;
 pub mod namespaces;
 pub mod process;

@@ -54,6 +54,11 @@
 //! A profile whose default action is ALLOW and that has no other rule installs no filter at
 //! all (runc would install one that allows everything but other architectures).
 
+pub mod bpf;
+pub mod edit;
+pub mod model_server;
+pub mod moby;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
