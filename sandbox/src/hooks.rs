@@ -81,7 +81,7 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
     }
     let timeout_ms = h
         .timeout()
-        .map(|t| (t as i64 * 1000).clamp(1, i32::MAX as i64) as i32)
+        .map(|t| t.saturating_mul(1000).clamp(1, i32::MAX as i64) as i32)
         .unwrap_or(-1);
     let pidfd = sys::pidfd_open(child.id() as i32).map_err(|e| format!("pidfd_open: {e}"))?;
     let ready = sys::poll_in(&[pidfd.as_raw_fd()], timeout_ms).map_err(|e| format!("poll: {e}"))?;

@@ -291,8 +291,8 @@ fn host_root_ids(linux: &oci_spec::runtime::Linux) -> Option<(u32, u32)> {
         maps.as_deref()
             .unwrap_or_default()
             .iter()
-            .find(|m| m.container_id() <= 0 && 0 < m.container_id() + m.size())
-            .map(|m| m.host_id() - m.container_id())
+            .find(|m| m.container_id() == 0 && m.size() > 0)
+            .map(|m| m.host_id())
     };
     Some((find(linux.uid_mappings())?, find(linux.gid_mappings()).unwrap_or(0)))
 }
