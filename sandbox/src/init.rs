@@ -27,6 +27,7 @@ pub struct InitArgs<'a> {
     pub console: Option<&'a OwnedFd>,
     pub state_dir: &'a OwnedFd,
     pub seccomp: Option<&'a CompiledSeccomp>,
+    pub confine: Option<&'a crate::confine::Compiled>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -165,6 +166,7 @@ fn setup_and_exec(a: &InitArgs<'_>, ready: &std::cell::Cell<bool>) -> Result<std
         Finalize {
             process,
             seccomp: a.seccomp,
+            confine: a.confine,
             new_keyring: !a.no_new_keyring,
             keep_fds_through: 2 + a.preserve_fds,
         },

@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod capabilities;
 pub mod cgroups;
 pub mod channel;
+pub mod confine;
 pub mod console;
 pub mod container;
 pub mod error;

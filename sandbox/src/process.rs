@@ -120,6 +120,8 @@ pub fn enter_cwd(cwd: &Path) -> Result<()> {
 pub struct Finalize<'a> {
     pub process: &'a Process,
     pub seccomp: Option<&'a CompiledSeccomp>,
+    /// The policy's confinement, applied after the spec's own settings.
+    pub confine: Option<&'a crate::confine::Compiled>,
     pub new_keyring: bool,
     /// Highest fd number to keep open across exec (2 + --preserve-fds).
     pub keep_fds_through: u32,
@@ -190,8 +192,18 @@ pub fn finalize_and_exec(f: Finalize<'_>, exec: &Exec) -> Result<std::convert::I
     }
     // Only stdio and the preserved fds may cross into the container.
     sys::cloexec_from(f.keep_fds_through + 1).map_err(|e| Error::Setup(format!("close_range: {e}")))?;
+    // Landlock last among the file operations of our own (it may deny them), and
+    // before seccomp (a filter may deny the Landlock syscalls).
+    if let Some(l) = f.confine.and_then(|c| c.landlock.as_ref()) {
+        crate::landlock::apply(l).map_err(|e| Error::Setup(format!("policy: sandbox.fs/net: {e}")))?;
+    }
     if let (Some(s), true) = (f.seccomp, no_new_privs) {
         s.install()?;
+    }
+    if let Some(c) = f.confine {
+        for s in &c.seccomp {
+            s.install()?;
+        }
     }
     let e = sys::execve(&exec.path, &exec.argv, &exec.envp);
     Err(Error::Setup(format!("exec {:?}: {e}", exec.path)))

@@ -176,6 +176,7 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
             console: console.as_ref(),
             state_dir: &state_dir,
             seccomp: seccomp.as_ref(),
+            confine: None,
             no_pivot: o.no_pivot,
             no_new_keyring: o.no_new_keyring,
             preserve_fds: o.preserve_fds,

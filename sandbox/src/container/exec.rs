@@ -64,6 +64,8 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<(i32, Option<i32>)> {
         .collect();
     let nsfds = namespaces::of_process(c.state.pid, &types)?;
     let seccomp = linux.seccomp().as_ref().map(CompiledSeccomp::compile).transpose()?;
+    // Every process of the container is confined like its init.
+    let confine = crate::confine::Confinement::load(c.dir())?.map(|c| c.compile()).transpose()?;
     let cg = c.cgroup()?;
     let console = o
         .console_socket
@@ -84,6 +86,7 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<(i32, Option<i32>)> {
             &child_ch,
             &o.process,
             seccomp.as_ref(),
+            confine.as_ref(),
             console.as_ref(),
             o.preserve_fds,
         ) {
@@ -160,6 +163,7 @@ fn join_and_fork(
     ch: &Channel,
     process: &Process,
     seccomp: Option<&CompiledSeccomp>,
+    confine: Option<&crate::confine::Compiled>,
     console: Option<&OwnedFd>,
     preserve_fds: u32,
 ) -> Result<()> {
@@ -172,7 +176,7 @@ fn join_and_fork(
     }
     let pid = sys::clone_fork(0).ctx(|| "fork".into())?;
     if pid == 0 {
-        let err = match setup_and_exec(ch, process, seccomp, console, preserve_fds) {
+        let err = match setup_and_exec(ch, process, seccomp, confine, console, preserve_fds) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -186,6 +190,7 @@ fn setup_and_exec(
     ch: &Channel,
     process: &Process,
     seccomp: Option<&CompiledSeccomp>,
+    confine: Option<&crate::confine::Compiled>,
     console: Option<&OwnedFd>,
     preserve_fds: u32,
 ) -> Result<std::convert::Infallible> {
@@ -205,6 +210,7 @@ fn setup_and_exec(
         Finalize {
             process,
             seccomp,
+            confine,
             new_keyring: false,
             keep_fds_through: 2 + preserve_fds,
         },
