@@ -110,6 +110,10 @@ pub struct LandlockRules {
     pub min_abi: Option<u8>,
     /// Run with what the kernel supports and record what was dropped, instead of refusing.
     pub best_effort: bool,
+    /// Skip a listed path that does not exist in the container instead of refusing:
+    /// no rule is needed where there is nothing to reach (the workload cannot create it
+    /// outside its write paths). Recorded in the report either way.
+    pub skip_missing: bool,
 }
 
 /// What [`apply`] enforced, for the decision record.
@@ -422,7 +426,7 @@ fn open_paths(
         let fd = match PathFd::new(path) {
             Ok(fd) => fd,
             Err(PathFdError::OpenCall { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                if rules.best_effort {
+                if rules.best_effort || rules.skip_missing {
                     downgraded.push(format!(
                         "{lists} path {} does not exist: its rule is skipped",
                         path.display()

@@ -24,6 +24,9 @@ pub struct Args {
     /// Pass N extra file descriptors (3 .. 3+N-1) to the container
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Policy to enforce: a path or library:NAME (the bundle annotation io.sealrun.policy wins)
+    #[arg(long)]
+    pub policy: Option<String>,
     /// Container id
     pub id: String,
 }
@@ -36,6 +39,15 @@ impl Args {
             pid_file: self.pid_file.clone(),
             console_socket: self.console_socket.clone(),
             console_fd: None,
+            policy: self.policy.clone().map(|p| {
+                if p.starts_with("library:") {
+                    p
+                } else {
+                    std::path::absolute(&p)
+                        .map(|a| a.to_string_lossy().into_owned())
+                        .unwrap_or(p)
+                }
+            }),
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,

@@ -36,6 +36,39 @@ pub struct CreateOpts {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// The policy to enforce (`--policy`): a path or `library:NAME`. The bundle
+    /// annotation `io.sealrun.policy` takes precedence; without either, the default file
+    /// [`DEFAULT_POLICY`] if it exists; without any, the container runs unconfined by
+    /// policy (plain OCI semantics).
+    pub policy: Option<String>,
+}
+
+pub const POLICY_ANNOTATION: &str = "io.sealrun.policy";
+pub const DEFAULT_POLICY: &str = "/etc/sealrun/policy.toml";
+
+/// Find and load the policy for a bundle; a relative path in the annotation is
+/// relative to the bundle directory.
+fn load_policy(b: &bundle::Bundle, o: &CreateOpts) -> Result<Option<(String, sealrun_policy::Policy)>> {
+    let annotated = b
+        .spec
+        .annotations()
+        .as_ref()
+        .and_then(|a| a.get(POLICY_ANNOTATION))
+        .cloned();
+    let reference = match (annotated, &o.policy) {
+        (Some(a), _) if !a.starts_with("library:") && !a.starts_with('/') => {
+            Some(b.dir.join(a).to_string_lossy().into_owned())
+        }
+        (Some(a), _) => Some(a),
+        (None, Some(p)) => Some(p.clone()),
+        (None, None) => std::path::Path::new(DEFAULT_POLICY)
+            .is_file()
+            .then(|| DEFAULT_POLICY.to_string()),
+    };
+    let Some(reference) = reference else { return Ok(None) };
+    let policy = sealrun_policy::Policy::load_reference(&reference)
+        .map_err(|e| Error::Setup(format!("policy {reference}: {e}")))?;
+    Ok(Some((reference, policy)))
 }
 
 /// Undo everything on the way out unless disarmed.
@@ -63,7 +96,14 @@ impl Drop for Cleanup<'_> {
 }
 
 pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
-    let b = bundle::load(&o.bundle)?;
+    let mut b = bundle::load(&o.bundle)?;
+    // The policy tightens the spec before anything else reads it.
+    let policy = load_policy(&b, o)?;
+    let confinement = match &policy {
+        Some((source, p)) => Some(crate::confine::from_policy(p, source, &mut b.spec)?),
+        None => None,
+    };
+    let compiled = confinement.as_ref().map(|(c, _)| c.compile()).transpose()?;
     let spec = &b.spec;
     let cfg_path = b.dir.join("config.json");
     let process = spec.process().as_ref().ok_or_else(|| Error::Bundle {
@@ -128,6 +168,22 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         &locked.config_path(),
         &serde_json::to_vec(spec).expect("spec serializes"),
     )?;
+    if let Some((conf, decision)) = &confinement {
+        conf.save(&locked.dir)?;
+        state::write_atomic(
+            &locked.dir.join("decision.json"),
+            &serde_json::to_vec_pretty(decision).expect("json"),
+        )?;
+        tracing::info!(
+            "policy {} ({}): seccomp {} ({} filters, {} instructions), landlock ABI {}",
+            decision.policy_source,
+            decision.policy_digest,
+            decision.seccomp_sha256,
+            decision.seccomp_filters,
+            decision.seccomp_instructions,
+            decision.landlock_kernel_abi
+        );
+    }
     let fifo = sys::cstring(&locked.fifo()).ctx(|| "fifo path".into())?;
     // SAFETY: mkfifo with a valid C string.
     if unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) } < 0 {
@@ -176,7 +232,7 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
             console: console.as_ref(),
             state_dir: &state_dir,
             seccomp: seccomp.as_ref(),
-            confine: None,
+            confine: compiled.as_ref(),
             no_pivot: o.no_pivot,
             no_new_keyring: o.no_new_keyring,
             preserve_fds: o.preserve_fds,

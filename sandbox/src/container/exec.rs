@@ -65,7 +65,9 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<(i32, Option<i32>)> {
     let nsfds = namespaces::of_process(c.state.pid, &types)?;
     let seccomp = linux.seccomp().as_ref().map(CompiledSeccomp::compile).transpose()?;
     // Every process of the container is confined like its init.
-    let confine = crate::confine::Confinement::load(c.dir())?.map(|c| c.compile()).transpose()?;
+    let confine = crate::confine::Confinement::load(c.dir())?
+        .map(|c| c.compile())
+        .transpose()?;
     let cg = c.cgroup()?;
     let console = o
         .console_socket

@@ -56,8 +56,8 @@
 
 pub mod bpf;
 pub mod edit;
-pub mod model_server;
 pub mod moby;
+pub mod model_server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -381,6 +381,28 @@ impl CompiledSeccomp {
         }
         out
     }
+
+    // ---- backend choice (the compact code generator lives in bpf.rs) -----------------------
+
+    /// Compile for the native arch with the chosen code generator. `compile` is
+    /// `compile_with(profile, Backend::Seccompiler)`. Both validate the same way and give the
+    /// same verdicts; [`bpf`] lists the corner cases where they differ.
+    pub fn compile_with(profile: &LinuxSeccomp, backend: Backend) -> Result<CompiledSeccomp, SeccompError> {
+        match backend {
+            Backend::Seccompiler => Self::compile(profile),
+            Backend::Compact => bpf::compile(profile),
+        }
+    }
+}
+
+/// Which code generator turns a profile into BPF.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// seccompiler: a stack of linear filters, one per distinct action (see the module docs).
+    #[default]
+    Seccompiler,
+    /// [`bpf`]: one filter, binary search on the syscall number, several return actions.
+    Compact,
 }
 
 /// The seccompiler action for an OCI action; `data` is the errno or trace value.

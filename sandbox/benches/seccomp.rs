@@ -1,0 +1,396 @@
+//! seccomp backends compared: seccompiler's stack of linear filters vs the compact binary
+//! search (`sealrun_sandbox::seccomp::bpf`), on Docker's default profile and on a small
+//! allow-list.
+//!
+//! `cargo bench -p sealrun-sandbox --bench seccomp`
+//!
+//! Per profile and backend: filters and instructions, compile time, install time (seccomp(2)
+//! of every filter, timed inside a fresh forked child per sample since filters cannot be
+//! removed, reported through a pipe), and the cost per call of a syscall loop in a child with
+//! the filter installed, against a child without one. Two loops: getppid, whose verdict does
+//! not depend on its arguments, so the kernel's seccomp action cache (Linux 5.11+) answers it
+//! without running the filter, and personality(0xffffffff), which both profiles allow only for
+//! that argument, so every call runs the BPF program.
+
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use sealrun_sandbox::seccomp::{parse_profile, Backend, CompiledSeccomp};
+use serde_json::json;
+
+const INSTALL_SAMPLES: usize = 200;
+const COMPILE_SAMPLES: usize = 50;
+const LOOP_SAMPLES: usize = 15;
+const LOOP_CALLS: u64 = 1_000_000;
+
+fn main() {
+    let profiles = [("moby-default", moby_default()), ("allow-list-60", allow_list())];
+    let mut rows: Vec<(&str, Option<Backend>, Option<CompiledSeccomp>)> = vec![("(no filter)", None, None)];
+    for (name, profile) in &profiles {
+        for backend in [Backend::Seccompiler, Backend::Compact] {
+            let compiled = CompiledSeccomp::compile_with(profile, backend).expect("profile compiles");
+            rows.push((name, Some(backend), Some(compiled)));
+        }
+    }
+
+    // The machine is shared: rounds go over every row in turn, so that load that comes and
+    // goes spreads over all rows instead of skewing one.
+    let mut getppid: Vec<Vec<Duration>> = vec![Vec::new(); rows.len()];
+    let mut personality: Vec<Vec<Duration>> = vec![Vec::new(); rows.len()];
+    for _ in 0..LOOP_SAMPLES {
+        for (i, (_, _, compiled)) in rows.iter().enumerate() {
+            getppid[i].push(loop_sample(compiled.as_ref(), Loop::Getppid));
+            personality[i].push(loop_sample(compiled.as_ref(), Loop::Personality));
+        }
+    }
+    let mut install: Vec<Vec<Duration>> = vec![Vec::new(); rows.len()];
+    for _ in 0..INSTALL_SAMPLES {
+        for (i, (_, _, compiled)) in rows.iter().enumerate() {
+            if let Some(c) = compiled {
+                install[i].push(install_sample(c));
+            }
+        }
+    }
+    let base_getppid = median(&getppid[0]);
+    let base_personality = median(&personality[0]);
+
+    println!("command: cargo bench -p sealrun-sandbox --bench seccomp");
+    println!(
+        "kernel {}; medians of {INSTALL_SAMPLES} installs, {COMPILE_SAMPLES} compiles and {LOOP_SAMPLES} loops of \
+         {LOOP_CALLS} calls per row; overhead against the row without a filter",
+        kernel(),
+    );
+    println!();
+    println!(
+        "{:<14} {:<12} {:>7} {:>6} {:>11} {:>11} {:>11} {:>9} {:>15} {:>9}",
+        "profile",
+        "backend",
+        "filters",
+        "insns",
+        "compile µs",
+        "install µs",
+        "getppid ns",
+        "overhead",
+        "personality ns",
+        "overhead"
+    );
+    for (i, (name, backend, compiled)) in rows.iter().enumerate() {
+        let (g, p) = (median(&getppid[i]), median(&personality[i]));
+        let Some(compiled) = compiled else {
+            println!(
+                "{:<14} {:<12} {:>7} {:>6} {:>11} {:>11} {:>11.1} {:>9} {:>15.1} {:>9}",
+                name,
+                "-",
+                0,
+                0,
+                "-",
+                "-",
+                per_call(g),
+                "-",
+                per_call(p),
+                "-"
+            );
+            continue;
+        };
+        let backend = backend.expect("a compiled row has a backend");
+        let profile = &profiles.iter().find(|(n, _)| n == name).expect("row of a profile").1;
+        let compile_times: Vec<Duration> = (0..COMPILE_SAMPLES)
+            .map(|_| {
+                let t0 = Instant::now();
+                let c = CompiledSeccomp::compile_with(profile, backend).expect("profile compiles");
+                let dt = t0.elapsed();
+                std::hint::black_box(c);
+                dt
+            })
+            .collect();
+        println!(
+            "{:<14} {:<12} {:>7} {:>6} {:>11.1} {:>11.1} {:>11.1} {:>8.1}% {:>15.1} {:>8.1}%",
+            name,
+            format!("{backend:?}").to_lowercase(),
+            compiled.filter_count(),
+            compiled.instruction_count(),
+            micros(median(&compile_times)),
+            micros(median(&install[i])),
+            per_call(g),
+            overhead(g, base_getppid),
+            per_call(p),
+            overhead(p, base_personality),
+        );
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Loop {
+    Getppid,
+    Personality,
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn per_call(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e9 / LOOP_CALLS as f64
+}
+
+fn overhead(d: Duration, baseline: Duration) -> f64 {
+    (d.as_secs_f64() / baseline.as_secs_f64() - 1.0) * 100.0
+}
+
+fn median(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Run `body` in a forked child under NO_NEW_PRIVS; it returns nanoseconds, sent back
+/// through a pipe.
+fn in_child(body: &dyn Fn() -> u64) -> Duration {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array it is given.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0, "pipe2");
+    // SAFETY: the bench is single-threaded; the child runs `body` (raw syscalls, Instant,
+    // no allocation), writes 8 bytes and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let nanos = body();
+        // SAFETY: writing 8 bytes from a live u64 to our pipe, then leaving the child.
+        unsafe {
+            libc::write(fds[1], (&nanos as *const u64).cast(), 8);
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: the descriptors come from pipe2 above and are owned here from now on.
+    let (mut read_end, write_end) = unsafe {
+        (
+            std::fs::File::from(OwnedFd::from_raw_fd(fds[0])),
+            OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    drop(write_end);
+    let mut buf = [0u8; 8];
+    read_end.read_exact(&mut buf).expect("the child reports its timing");
+    let mut status = 0;
+    // SAFETY: waiting for our own child with a valid status pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child status {status:#x}"
+    );
+    Duration::from_nanos(u64::from_ne_bytes(buf))
+}
+
+fn no_new_privs() {
+    // SAFETY: plain prctl with valid arguments.
+    assert_eq!(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, 0);
+}
+
+fn install_sample(compiled: &CompiledSeccomp) -> Duration {
+    in_child(&|| {
+        no_new_privs();
+        let t0 = Instant::now();
+        compiled.install().expect("install");
+        t0.elapsed().as_nanos() as u64
+    })
+}
+
+fn loop_sample(compiled: Option<&CompiledSeccomp>, which: Loop) -> Duration {
+    in_child(&|| {
+        no_new_privs();
+        if let Some(c) = compiled {
+            c.install().expect("install");
+        }
+        let call = || match which {
+            // SAFETY: getppid takes no arguments.
+            Loop::Getppid => unsafe { libc::syscall(libc::SYS_getppid) },
+            // SAFETY: personality(0xffffffff) only queries the persona.
+            Loop::Personality => unsafe { libc::syscall(libc::SYS_personality, 0xffff_ffffu64) },
+        };
+        for _ in 0..10_000 {
+            std::hint::black_box(call());
+        }
+        let t0 = Instant::now();
+        for _ in 0..LOOP_CALLS {
+            std::hint::black_box(call());
+        }
+        t0.elapsed().as_nanos() as u64
+    })
+}
+
+/// About 60 syscalls a model server needs, ERRNO for the rest; personality only as a query
+/// (as Docker's profile has it), so that the personality loop runs the filter.
+fn allow_list() -> oci_spec::runtime::LinuxSeccomp {
+    let names = [
+        "accept4",
+        "bind",
+        "brk",
+        "clock_gettime",
+        "clock_nanosleep",
+        "clone",
+        "close",
+        "connect",
+        "dup",
+        "dup3",
+        "epoll_create1",
+        "epoll_ctl",
+        "epoll_pwait",
+        "epoll_wait",
+        "eventfd2",
+        "execve",
+        "exit",
+        "exit_group",
+        "fcntl",
+        "fstat",
+        "futex",
+        "getcwd",
+        "getdents64",
+        "getpid",
+        "getppid",
+        "getrandom",
+        "getsockname",
+        "getsockopt",
+        "gettid",
+        "getuid",
+        "ioctl",
+        "listen",
+        "lseek",
+        "madvise",
+        "mmap",
+        "mprotect",
+        "mremap",
+        "munmap",
+        "nanosleep",
+        "newfstatat",
+        "openat",
+        "pipe2",
+        "poll",
+        "pread64",
+        "prlimit64",
+        "read",
+        "readlink",
+        "recvfrom",
+        "recvmsg",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "sched_getaffinity",
+        "sched_yield",
+        "sendmsg",
+        "sendto",
+        "set_robust_list",
+        "set_tid_address",
+        "setsockopt",
+        "shutdown",
+        "sigaltstack",
+        "socket",
+        "statx",
+        "write",
+        "writev",
+    ];
+    parse_profile(&json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+        "syscalls": [
+            {"names": &names[..], "action": "SCMP_ACT_ALLOW"},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 0xffff_ffffu64, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+        ]
+    }))
+    .expect("allow-list parses")
+}
+
+fn moby_default() -> oci_spec::runtime::LinuxSeccomp {
+    let dir = match std::env::var_os("SEALRUN_FIXTURES") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
+    };
+    let path = dir.join("seccomp/moby-default.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let moby: serde_json::Value = serde_json::from_str(&text).expect("moby profile is JSON");
+    parse_profile(&moby_to_oci(&moby)).expect("converted moby profile parses")
+}
+
+/// Docker's default capability set (moby oci/caps/defaults.go).
+const DOCKER_DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
+    v.and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+/// Moby's profile format to OCI for Docker's default capabilities on this architecture (the
+/// same conversion as the seccomp module's tests).
+fn moby_to_oci(moby: &serde_json::Value) -> serde_json::Value {
+    let (go_arch, scmp_arch) = if cfg!(target_arch = "x86_64") {
+        ("amd64", "SCMP_ARCH_X86_64")
+    } else {
+        ("arm64", "SCMP_ARCH_AARCH64")
+    };
+    let mut architectures = Vec::new();
+    for entry in moby["archMap"].as_array().expect("archMap") {
+        if entry["architecture"] == scmp_arch {
+            architectures.push(scmp_arch.to_string());
+            architectures.extend(strings(entry.get("subArchitectures")));
+        }
+    }
+    let caps_ok = |caps: Vec<String>| caps.iter().all(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()));
+    let mut syscalls = Vec::new();
+    for group in moby["syscalls"].as_array().expect("syscalls") {
+        let excludes = group.get("excludes").cloned().unwrap_or(json!({}));
+        if strings(excludes.get("arches")).iter().any(|a| a == go_arch) {
+            continue;
+        }
+        if strings(excludes.get("caps"))
+            .iter()
+            .any(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()))
+        {
+            continue;
+        }
+        let includes = group.get("includes").cloned().unwrap_or(json!({}));
+        let arches = strings(includes.get("arches"));
+        if !arches.is_empty() && !arches.iter().any(|a| a == go_arch) {
+            continue;
+        }
+        if !caps_ok(strings(includes.get("caps"))) {
+            continue;
+        }
+        let mut rule = json!({"names": group["names"], "action": group["action"]});
+        for field in ["errnoRet", "args"] {
+            if let Some(v) = group.get(field).filter(|v| !v.is_null()) {
+                rule[field] = v.clone();
+            }
+        }
+        syscalls.push(rule);
+    }
+    json!({
+        "defaultAction": moby["defaultAction"],
+        "defaultErrnoRet": moby["defaultErrnoRet"],
+        "architectures": architectures,
+        "syscalls": syscalls,
+    })
+}
