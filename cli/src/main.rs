@@ -79,6 +79,9 @@ enum Command {
     Spec(commands::spec::Args),
     /// Print the features this runtime supports, as JSON
     Features,
+    /// Lint, explain, digest, test and diff sealrun policies
+    #[command(subcommand)]
+    Policy(commands::policy::Verb),
 }
 
 pub struct Global {
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
         Command::List(a) => commands::list::run(a, &g),
         Command::Spec(a) => commands::spec::run(a, &g),
         Command::Features => commands::features::run(),
+        Command::Policy(v) => commands::policy::run(v),
     };
     match res {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

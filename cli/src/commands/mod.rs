@@ -8,6 +8,7 @@ pub mod features;
 pub mod kill;
 pub mod list;
 pub mod pause;
+pub mod policy;
 pub mod ps;
 pub mod resume;
 pub mod run;
