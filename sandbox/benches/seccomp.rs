@@ -24,8 +24,41 @@ const COMPILE_SAMPLES: usize = 50;
 const LOOP_SAMPLES: usize = 15;
 const LOOP_CALLS: u64 = 1_000_000;
 
+/// The seccomp profile the runtime builds from `library:model-server-strict` for a
+/// bundle without its own `linux.seccomp`, and the median time of the whole step a
+/// `create` pays for it: load + validate + resolve `extends` + compile to a
+/// confinement (Landlock rules and BPF).
+fn strict_policy() -> (oci_spec::runtime::LinuxSeccomp, Duration) {
+    let build = || {
+        let policy = sealrun_policy::Policy::load_reference("library:model-server-strict").expect("library policy");
+        let mut spec = oci_spec::runtime::Spec::default();
+        let (conf, _) = sealrun_sandbox::confine::from_policy(&policy, "library:model-server-strict", &mut spec)
+            .expect("policy compiles");
+        conf
+    };
+    let mut t = Vec::new();
+    for _ in 0..COMPILE_SAMPLES {
+        let start = Instant::now();
+        let conf = build();
+        let _ = conf.compile().expect("compiles");
+        t.push(start.elapsed());
+    }
+    let conf = build();
+    assert_eq!(conf.seccomp.len(), 1, "no bundle profile: one policy filter");
+    (conf.seccomp[0].clone(), median(&t))
+}
+
 fn main() {
-    let profiles = [("moby-default", moby_default()), ("allow-list-60", allow_list())];
+    let (strict, policy_step) = strict_policy();
+    println!(
+        "policy load + validate + compile (library:model-server-strict → Landlock rules + compact BPF): {:.1} µs median",
+        policy_step.as_secs_f64() * 1e6
+    );
+    let profiles = [
+        ("moby-default", moby_default()),
+        ("allow-list-60", allow_list()),
+        ("strict-policy", strict),
+    ];
     let mut rows: Vec<(&str, Option<Backend>, Option<CompiledSeccomp>)> = vec![("(no filter)", None, None)];
     for (name, profile) in &profiles {
         for backend in [Backend::Seccompiler, Backend::Compact] {
