@@ -159,7 +159,7 @@ pub fn from_policy(
     policy: &sealrun_policy::Policy,
     source: &str,
     spec: &mut oci_spec::runtime::Spec,
-) -> Result<(Confinement, Decision)> {
+) -> Result<(Confinement, Compiled, Decision)> {
     use oci_spec::runtime::{
         Capability, LinuxCpu, LinuxDeviceBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemory,
         LinuxNamespaceType, LinuxPids,
@@ -361,5 +361,5 @@ pub fn from_policy(
         capabilities: final_caps,
         no_new_privs: true,
     };
-    Ok((conf, decision))
+    Ok((conf, compiled, decision))
 }

@@ -99,11 +99,13 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
     let mut b = bundle::load(&o.bundle)?;
     // The policy tightens the spec before anything else reads it.
     let policy = load_policy(&b, o)?;
-    let confinement = match &policy {
-        Some((source, p)) => Some(crate::confine::from_policy(p, source, &mut b.spec)?),
-        None => None,
+    let (confinement, compiled) = match &policy {
+        Some((source, p)) => {
+            let (conf, compiled, decision) = crate::confine::from_policy(p, source, &mut b.spec)?;
+            (Some((conf, decision)), Some(compiled))
+        }
+        None => (None, None),
     };
-    let compiled = confinement.as_ref().map(|(c, _)| c.compile()).transpose()?;
     let spec = &b.spec;
     let cfg_path = b.dir.join("config.json");
     let process = spec.process().as_ref().ok_or_else(|| Error::Bundle {
