@@ -327,6 +327,21 @@ pub fn from_policy(
             .expect("static profile"),
     };
     let mut deny: Vec<edit::SyscallEdit> = sb.syscalls.deny.iter().map(edit_of).collect::<Result<_>>()?;
+    // TCP Fast Open connects from sendto/sendmsg without connect(2), which is the only
+    // call Landlock checks (ABI 7): refused outright, with Landlock's own errno.
+    const MSG_FASTOPEN: u64 = 0x2000_0000;
+    for (name, flags_arg) in [("sendto", 3), ("sendmsg", 2), ("sendmmsg", 3)] {
+        deny.push(edit::SyscallEdit {
+            name: name.to_string(),
+            args: vec![(
+                flags_arg,
+                oci_spec::runtime::LinuxSeccompOperator::ScmpCmpMaskedEq,
+                MSG_FASTOPEN,
+                MSG_FASTOPEN,
+            )],
+            errno: Some(libc::EACCES as u32),
+        });
+    }
     deny.extend(edit::socket_edits(&edit::SocketPolicy {
         allow_unix: sb.net.allow_unix,
         allow_inet_tcp: true,

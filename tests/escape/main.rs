@@ -1447,9 +1447,6 @@ fn tcp_connect_to_a_host_listener() {
 }
 
 #[test]
-#[ignore = "HOLE: sendto(MSG_FASTOPEN) connects without connect(2), and Landlock (ABI 7) \
-            only checks connect(2): the workload reaches any TCP port (here a host \
-            listener, which receives the data)"]
 fn tcp_fastopen_to_a_host_listener() {
     // sendto(MSG_FASTOPEN) connects without connect(2).
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1462,8 +1459,6 @@ fn tcp_fastopen_to_a_host_listener() {
 }
 
 #[test]
-#[ignore = "HOLE: under the unmodified strict profile (own network namespace), \
-            sendto(MSG_FASTOPEN) reaches a port that tcp_connect does not list"]
 fn tcp_fastopen_to_the_sandbox_own_port() {
     let out = attempt("tfoself", "probe tcp_fastopen_self 8080");
     assert_eq!(out.step("listen"), "OK", "{out:#?}");

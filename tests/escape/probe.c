@@ -536,6 +536,9 @@ int main(int argc, char **argv) {
         const char msg[] = "ESCAPED-VIA-FASTOPEN\n";
         report(sendto(s, msg, sizeof msg - 1, MSG_FASTOPEN, (struct sockaddr *)&ss, len), NULL);
         usleep(200000);
+        /* SOCK_NONBLOCK on accept4 is for the new socket: the listener itself must be
+           non-blocking, or a refused send leaves accept waiting forever. */
+        fcntl(l, F_SETFL, fcntl(l, F_GETFL) | O_NONBLOCK);
         int c = accept4(l, NULL, NULL, SOCK_NONBLOCK);
         step("accepted", c);
         if (c >= 0) {
