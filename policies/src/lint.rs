@@ -42,10 +42,19 @@ pub fn lint(p: &Policy) -> Vec<Warning> {
             "uses library:dev-permissive, a development profile: not for production".into(),
         );
     }
+    // Writing these device nodes is harmless (they discard or are per-process).
+    const HARMLESS: [&str; 4] = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty"];
     for w in &s.fs.write {
+        if HARMLESS.contains(&w.as_str()) {
+            continue;
+        }
         for sensitive in ["/", "/proc", "/sys", "/dev", "/etc", "/boot"] {
-            if is_under(sensitive, w) || (sensitive != "/" && is_under(w, sensitive)) {
+            if is_under(sensitive, w) {
                 warn("sandbox.fs.write", format!("write access to {w} includes {sensitive}"));
+                break;
+            }
+            if sensitive != "/" && is_under(w, sensitive) {
+                warn("sandbox.fs.write", format!("write access to {w}, inside {sensitive}"));
                 break;
             }
         }

@@ -33,7 +33,7 @@ fn risky_settings_are_warned_about() {
         "version = 1\n[sandbox.fs]\nwrite = [\"/proc/sys\", \"/srv\"]\nexec = [\"/srv/bin\"]\n[sandbox.capabilities]\nkeep = [\"CAP_SYS_ADMIN\", \"CAP_NET_BIND_SERVICE\"]\n[sandbox.net]\nnamespace = \"host\"\n[sandbox.syscalls]\nbase = \"none\"\n[sandbox.landlock]\nbest_effort = true\n",
     );
     let has = |s: &str| assert!(w.iter().any(|x| x.contains(s)), "no warning containing {s:?} in {w:#?}");
-    has("sandbox.fs.write: write access to /proc/sys includes /proc");
+    has("sandbox.fs.write: write access to /proc/sys, inside /proc");
     has("sandbox.fs.exec: exec on a writable path: /srv/bin overlaps write /srv");
     has("sandbox.capabilities.keep: CAP_SYS_ADMIN amounts to root");
     has("sandbox.net.namespace: the host network namespace");
