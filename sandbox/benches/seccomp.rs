@@ -350,78 +350,12 @@ fn moby_default() -> oci_spec::runtime::LinuxSeccomp {
     parse_profile(&moby_to_oci(&moby)).expect("converted moby profile parses")
 }
 
-/// Docker's default capability set (moby oci/caps/defaults.go).
-const DOCKER_DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
-fn strings(v: Option<&serde_json::Value>) -> Vec<String> {
-    v.and_then(|v| v.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
-        .unwrap_or_default()
-}
-
 /// Moby's profile format to OCI for Docker's default capabilities on this architecture (the
 /// same conversion as the seccomp module's tests).
+/// Docker's profile for Docker's default capabilities, through the product's importer.
 fn moby_to_oci(moby: &serde_json::Value) -> serde_json::Value {
-    let (go_arch, scmp_arch) = if cfg!(target_arch = "x86_64") {
-        ("amd64", "SCMP_ARCH_X86_64")
-    } else {
-        ("arm64", "SCMP_ARCH_AARCH64")
-    };
-    let mut architectures = Vec::new();
-    for entry in moby["archMap"].as_array().expect("archMap") {
-        if entry["architecture"] == scmp_arch {
-            architectures.push(scmp_arch.to_string());
-            architectures.extend(strings(entry.get("subArchitectures")));
-        }
-    }
-    let caps_ok = |caps: Vec<String>| caps.iter().all(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()));
-    let mut syscalls = Vec::new();
-    for group in moby["syscalls"].as_array().expect("syscalls") {
-        let excludes = group.get("excludes").cloned().unwrap_or(json!({}));
-        if strings(excludes.get("arches")).iter().any(|a| a == go_arch) {
-            continue;
-        }
-        if strings(excludes.get("caps"))
-            .iter()
-            .any(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()))
-        {
-            continue;
-        }
-        let includes = group.get("includes").cloned().unwrap_or(json!({}));
-        let arches = strings(includes.get("arches"));
-        if !arches.is_empty() && !arches.iter().any(|a| a == go_arch) {
-            continue;
-        }
-        if !caps_ok(strings(includes.get("caps"))) {
-            continue;
-        }
-        let mut rule = json!({"names": group["names"], "action": group["action"]});
-        for field in ["errnoRet", "args"] {
-            if let Some(v) = group.get(field).filter(|v| !v.is_null()) {
-                rule[field] = v.clone();
-            }
-        }
-        syscalls.push(rule);
-    }
-    json!({
-        "defaultAction": moby["defaultAction"],
-        "defaultErrnoRet": moby["defaultErrnoRet"],
-        "architectures": architectures,
-        "syscalls": syscalls,
-    })
+    use sealrun_sandbox::seccomp::moby;
+    let caps = moby::DOCKER_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    let ctx = moby::MobyContext::native(caps).expect("native context");
+    serde_json::to_value(moby::import(moby, &ctx).expect("moby profile imports")).expect("json")
 }
