@@ -156,6 +156,48 @@ fn policy_test_runs_table_tests_like_a_test_runner() {
     );
 }
 
+#[test]
+fn policy_test_runs_rego_tests_against_the_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"version = 1
+extends = "library:model-server-strict"
+
+[[rules]]
+name = "no-left-pad"
+applies_to = ["sbom"]
+module = '''
+package sbom.leftpad
+deny contains msg if {
+  some c in input.components
+  c.name == "left-pad"
+  msg := "left-pad is banned"
+}
+'''
+"#;
+    fs::write(dir.path().join("policy.toml"), policy).unwrap();
+    let tests = r#"package sbom.leftpad_test
+
+import data.sbom.leftpad
+
+test_no_capabilities if { count(data.sealrun.policy.sandbox.capabilities.keep) == 0 }
+
+test_left_pad_denied if {
+  count(leftpad.deny) == 1 with input as {"components": [{"name": "left-pad"}]}
+}
+"#;
+    fs::write(dir.path().join("rules_test.rego"), tests).unwrap();
+    let o = sealrun(&["policy", "test", &dir.path().to_string_lossy()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("test_left_pad_denied ... ok"), "{}", text(&o));
+    assert!(text(&o).contains("test result: ok. 2 passed; 0 failed"), "{}", text(&o));
+
+    let wrong = "package wrong_test\n\ntest_udp_allowed if { data.sealrun.policy.sandbox.net.allow_udp }\n";
+    fs::write(dir.path().join("wrong_test.rego"), wrong).unwrap();
+    let o = sealrun(&["policy", "test", &dir.path().to_string_lossy()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("test_udp_allowed ... FAILED"), "{}", text(&o));
+}
+
 // ---- the runtime --------------------------------------------------------------------
 
 struct Bundle {

@@ -52,6 +52,8 @@ mod lint;
 mod load;
 pub mod names;
 mod normalize;
+#[cfg(feature = "rego")]
+pub mod rego;
 pub mod rules;
 pub mod sandbox;
 pub mod sbom;

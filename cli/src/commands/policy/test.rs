@@ -7,9 +7,13 @@
 //! {family: tcp|udp|raw|netlink|vsock|unix}, `capability` {name}, `syscall` {name},
 //! `license` {expression}, `purl` {purl}, `cvss` {score}, `sigstore` {identity, issuer},
 //! `media_type` {media_type}, `tee` {kind}, `snp` {claims}, `tdx` {claims},
-//! `key_release` {key, image_digest, tee}. `*_test.rego` files are reported as not run
-//! (Rego evaluation is not in this build) and fail the run, so a missing engine is never
-//! mistaken for passing rules.
+//! `key_release` {key, image_digest, tee}.
+//!
+//! `*_test.rego` files are loaded together with the policy's `[[rules]]` modules, with
+//! `data.sealrun.policy` = the normalised policy, and every `test_*` rule in them must be
+//! defined and true. A Rego file that does not parse fails the run with the error. Without
+//! the `rego` feature they are reported as not run and fail the run, so a missing engine is
+//! never mistaken for passing rules.
 
 use std::path::{Path, PathBuf};
 
@@ -140,6 +144,55 @@ fn evaluate(p: &Policy, input: &Value) -> anyhow::Result<bool> {
     })
 }
 
+fn file_name(f: &Path) -> String {
+    f.file_name().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+/// Runs the `*_test.rego` files in one engine; returns (passed, failed).
+#[cfg(feature = "rego")]
+fn run_rego(policy: &Policy, files: &[PathBuf]) -> (usize, usize) {
+    if files.is_empty() {
+        return (0, 0);
+    }
+    match sealrun_policy::rego::run_tests(policy, files) {
+        Ok(tests) => {
+            let (mut passed, mut failed) = (0, 0);
+            // A test file with no test_* rule is most likely a mistake (a typo in the
+            // names); count it as a failure rather than silently passing nothing.
+            for f in files.iter().filter(|f| !tests.iter().any(|t| &t.file == *f)) {
+                println!("test {} ... FAILED: no test_* rules found", file_name(f));
+                failed += 1;
+            }
+            for t in tests {
+                if t.passed {
+                    passed += 1;
+                    println!("test {}::{} ... ok", file_name(&t.file), t.name);
+                } else {
+                    failed += 1;
+                    println!("test {}::{} ... FAILED: {}", file_name(&t.file), t.name, t.detail);
+                }
+            }
+            (passed, failed)
+        }
+        Err(e) => {
+            let names: Vec<String> = files.iter().map(|f| file_name(f)).collect();
+            println!("test {} ... FAILED: {e}", names.join(", "));
+            (0, 1)
+        }
+    }
+}
+
+#[cfg(not(feature = "rego"))]
+fn run_rego(_policy: &Policy, files: &[PathBuf]) -> (usize, usize) {
+    for f in files {
+        println!(
+            "test {} ... FAILED (not run: Rego evaluation is not in this build)",
+            file_name(f)
+        );
+    }
+    (0, files.len())
+}
+
 pub fn run(a: Args) -> anyhow::Result<i32> {
     let reference = a
         .policy
@@ -158,13 +211,14 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     files.sort();
     println!("policy {reference} ({})", policy.digest());
     let (mut passed, mut failed) = (0, 0);
-    for f in &files {
+    let (rego_files, json_files): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|f| f.extension().is_some_and(|e| e == "rego"));
+    let (p, f) = run_rego(&policy, &rego_files);
+    passed += p;
+    failed += f;
+    for f in &json_files {
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        if name.ends_with(".rego") {
-            println!("test {name} ... FAILED (not run: Rego evaluation is not in this build)");
-            failed += 1;
-            continue;
-        }
         let cases: Vec<Value> =
             serde_json::from_slice(&std::fs::read(f).with_context(|| format!("reading {}", f.display()))?)
                 .with_context(|| {
