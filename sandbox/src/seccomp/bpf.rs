@@ -64,14 +64,12 @@
 //! rules are also placed at the x32 numbers, as the seccompiler backend does, so that a
 //! deny-list cannot be bypassed through x32.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompFilterFlag};
+use oci_spec::runtime::LinuxSeccomp;
 use seccompiler::SeccompAction;
 
-use super::{
-    log_foreign_architectures, to_action, to_cond, CompiledSeccomp, Cond, Group, Match, Op, RuleMap, SeccompError,
-};
+use super::{normalise, CompiledSeccomp, Cond, Match, Normalised, Op, SeccompError};
 use crate::syscalls;
 
 /// The kernel refuses longer programs (BPF_MAXINSNS).
@@ -119,95 +117,6 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledSeccomp, SeccompError> 
         labels,
         flags: norm.flags,
         ignored: norm.ignored,
-    })
-}
-
-/// The profile after the normalisation that [`CompiledSeccomp::compile`] does: the default
-/// action, and the rules grouped by action in order of first appearance.
-struct Normalised {
-    default: SeccompAction,
-    groups: Vec<Group>,
-    flags: libc::c_ulong,
-    ignored: Vec<String>,
-}
-
-// Kept in step with the loop in `CompiledSeccomp::compile`, which does not expose its groups.
-fn normalise(profile: &LinuxSeccomp) -> Result<Normalised, SeccompError> {
-    let default_errno = profile.default_errno_ret();
-    let default = to_action(
-        profile.default_action(),
-        None,
-        default_errno,
-        "linux.seccomp.defaultAction",
-        &[],
-    )?;
-    log_foreign_architectures(profile.architectures().as_deref().unwrap_or(&[]));
-
-    let mut groups: Vec<Group> = Vec::new();
-    let mut ignored: Vec<String> = Vec::new();
-    for (i, rule) in profile.syscalls().iter().flatten().enumerate() {
-        let path = format!("linux.seccomp.syscalls[{i}]");
-        let action = to_action(rule.action(), rule.errno_ret(), default_errno, &path, rule.names())?;
-        let mut conds = rule
-            .args()
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(j, arg)| to_cond(arg, &format!("{path}.args[{j}]")))
-            .collect::<Result<Vec<_>, _>>()?;
-        conds.sort();
-        conds.dedup();
-        let matching = if conds.is_empty() {
-            Match::Always
-        } else {
-            Match::AnyOf(BTreeSet::from([conds]))
-        };
-        for name in rule.names() {
-            let Some(nr) = syscalls::number(name) else {
-                tracing::debug!(
-                    syscall = name.as_str(),
-                    rule = %path,
-                    "seccomp: syscall unknown on this architecture, skipped"
-                );
-                if !ignored.contains(name) {
-                    ignored.push(name.clone());
-                }
-                continue;
-            };
-            if action == default {
-                continue;
-            }
-            let at = match groups.iter().position(|g| g.action == action) {
-                Some(at) => at,
-                None => {
-                    groups.push(Group {
-                        action: action.clone(),
-                        rules: RuleMap::new(),
-                    });
-                    groups.len() - 1
-                }
-            };
-            groups[at]
-                .rules
-                .entry(nr)
-                .and_modify(|m| m.merge(&matching))
-                .or_insert_with(|| matching.clone());
-        }
-    }
-
-    let mut flags: libc::c_ulong = 0;
-    for flag in profile.flags().iter().flatten() {
-        flags |= match flag {
-            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-        };
-    }
-    Ok(Normalised {
-        default,
-        groups,
-        flags,
-        ignored,
     })
 }
 
@@ -573,6 +482,7 @@ mod tests {
     //! as root safely): ERRNO(x), KILL and TRAP from the filter under test show through, and
     //! ALLOW, LOG and TRACE show as ERRNO(SENTINEL). A child runs probes until one kills it;
     //! results go to a shared mapping, and the next child resumes after the killing probe.
+    use std::collections::BTreeSet;
 
     use super::*;
     use crate::seccomp::parse_profile;

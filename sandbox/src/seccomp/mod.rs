@@ -208,6 +208,96 @@ const RET_DATA_MAX: u32 = 0xffff;
 /// Arguments 0..=5 of `struct seccomp_data`.
 const ARG_INDEX_MAX: usize = 5;
 
+/// A profile normalised for either backend: the default action, and the rules grouped by
+/// action in order of first appearance (unconditional rules absorb conditional ones, equal
+/// rules merge, unknown names are skipped and recorded).
+struct Normalised {
+    default: SeccompAction,
+    groups: Vec<Group>,
+    flags: libc::c_ulong,
+    ignored: Vec<String>,
+}
+
+fn normalise(profile: &LinuxSeccomp) -> Result<Normalised, SeccompError> {
+    let default_errno = profile.default_errno_ret();
+    let default = to_action(
+        profile.default_action(),
+        None,
+        default_errno,
+        "linux.seccomp.defaultAction",
+        &[],
+    )?;
+    log_foreign_architectures(profile.architectures().as_deref().unwrap_or(&[]));
+
+    let mut groups: Vec<Group> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
+    for (i, rule) in profile.syscalls().iter().flatten().enumerate() {
+        let path = format!("linux.seccomp.syscalls[{i}]");
+        let action = to_action(rule.action(), rule.errno_ret(), default_errno, &path, rule.names())?;
+        let mut conds = rule
+            .args()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(j, arg)| to_cond(arg, &format!("{path}.args[{j}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        // AND is commutative: sorting makes equal rules compare equal, so they merge.
+        conds.sort();
+        conds.dedup();
+        let matching = if conds.is_empty() {
+            Match::Always
+        } else {
+            Match::AnyOf(BTreeSet::from([conds]))
+        };
+        for name in rule.names() {
+            let Some(nr) = syscalls::number(name) else {
+                tracing::debug!(
+                    syscall = name.as_str(),
+                    rule = %path,
+                    "seccomp: syscall unknown on this architecture, skipped"
+                );
+                if !ignored.contains(name) {
+                    ignored.push(name.clone());
+                }
+                continue;
+            };
+            if action == default {
+                continue;
+            }
+            let at = match groups.iter().position(|g| g.action == action) {
+                Some(at) => at,
+                None => {
+                    groups.push(Group {
+                        action: action.clone(),
+                        rules: RuleMap::new(),
+                    });
+                    groups.len() - 1
+                }
+            };
+            groups[at]
+                .rules
+                .entry(nr)
+                .and_modify(|m| m.merge(&matching))
+                .or_insert_with(|| matching.clone());
+        }
+    }
+
+    let mut flags: libc::c_ulong = 0;
+    for flag in profile.flags().iter().flatten() {
+        flags |= match flag {
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        };
+    }
+    Ok(Normalised {
+        default,
+        groups,
+        flags,
+        ignored,
+    })
+}
+
 impl CompiledSeccomp {
     /// Compile for the native arch. Errors name the field, e.g.
     /// `linux.seccomp.syscalls[3].args[0].index: expected 0..=5, found 6`.
@@ -216,71 +306,8 @@ impl CompiledSeccomp {
             arch: syscalls::NATIVE_ARCH,
             source,
         })?;
-        let default_errno = profile.default_errno_ret();
-        let default = to_action(
-            profile.default_action(),
-            None,
-            default_errno,
-            "linux.seccomp.defaultAction",
-            &[],
-        )?;
-        log_foreign_architectures(profile.architectures().as_deref().unwrap_or(&[]));
-
-        let mut groups: Vec<Group> = Vec::new();
-        let mut ignored: Vec<String> = Vec::new();
-        for (i, rule) in profile.syscalls().iter().flatten().enumerate() {
-            let path = format!("linux.seccomp.syscalls[{i}]");
-            let action = to_action(rule.action(), rule.errno_ret(), default_errno, &path, rule.names())?;
-            let mut conds = rule
-                .args()
-                .iter()
-                .flatten()
-                .enumerate()
-                .map(|(j, arg)| to_cond(arg, &format!("{path}.args[{j}]")))
-                .collect::<Result<Vec<_>, _>>()?;
-            // AND is commutative: sorting makes equal rules compare equal, so they merge.
-            conds.sort();
-            conds.dedup();
-            let matching = if conds.is_empty() {
-                Match::Always
-            } else {
-                Match::AnyOf(BTreeSet::from([conds]))
-            };
-
-            for name in rule.names() {
-                let Some(nr) = syscalls::number(name) else {
-                    tracing::debug!(
-                        syscall = name.as_str(),
-                        rule = %path,
-                        "seccomp: syscall unknown on this architecture, skipped"
-                    );
-                    if !ignored.contains(name) {
-                        ignored.push(name.clone());
-                    }
-                    continue;
-                };
-                if action == default {
-                    continue;
-                }
-                let group = match groups.iter_mut().position(|g| g.action == action) {
-                    Some(at) => &mut groups[at],
-                    None => {
-                        groups.push(Group {
-                            action: action.clone(),
-                            rules: RuleMap::new(),
-                        });
-                        groups.last_mut().expect("just pushed")
-                    }
-                };
-                group
-                    .rules
-                    .entry(nr)
-                    .and_modify(|m| m.merge(&matching))
-                    .or_insert_with(|| matching.clone());
-            }
-        }
-
-        let plan = plan_filters(&default, &groups)?;
+        let norm = normalise(profile)?;
+        let plan = plan_filters(&norm.default, &norm.groups)?;
         let mut programs = Vec::with_capacity(plan.len());
         let mut labels = Vec::with_capacity(plan.len());
         for planned in plan {
@@ -288,20 +315,11 @@ impl CompiledSeccomp {
             labels.push(planned.label);
         }
 
-        let mut flags: libc::c_ulong = 0;
-        for flag in profile.flags().iter().flatten() {
-            flags |= match flag {
-                LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
-                LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
-                LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-            };
-        }
-
         Ok(CompiledSeccomp {
             programs,
             labels,
-            flags,
-            ignored,
+            flags: norm.flags,
+            ignored: norm.ignored,
         })
     }
 
