@@ -161,8 +161,8 @@ pub fn from_policy(
     spec: &mut oci_spec::runtime::Spec,
 ) -> Result<(Confinement, Compiled, Decision)> {
     use oci_spec::runtime::{
-        Capability, LinuxCpu, LinuxDeviceBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemory,
-        LinuxNamespaceType, LinuxPids,
+        Capability, LinuxCpu, LinuxDeviceBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxNamespaceType,
+        LinuxPids,
     };
     use std::collections::HashSet;
     let sb = &policy.sandbox;
@@ -215,7 +215,7 @@ pub fn from_policy(
     // Limits: the stricter of the bundle's and the policy's.
     let mut r = linux.resources().clone().unwrap_or_default();
     if let Some(m) = &sb.limits.memory {
-        let mut mem = r.memory().clone().unwrap_or(LinuxMemory::default());
+        let mut mem = r.memory().unwrap_or_default();
         let limit = mem.limit().filter(|l| *l > 0).map_or(m.0 as i64, |l| l.min(m.0 as i64));
         mem.set_limit(Some(limit));
         // No swap beyond the limit: the policy's memory bound is a real bound.
@@ -225,7 +225,9 @@ pub fn from_policy(
     if let Some(p) = sb.limits.pids {
         let cur = r.pids().as_ref().map(|p| p.limit()).filter(|l| *l > 0);
         let limit = cur.map_or(p as i64, |c| c.min(p as i64));
-        r.set_pids(Some(LinuxPids::default().set_limit(limit).clone()));
+        let mut pids = LinuxPids::default();
+        pids.set_limit(limit);
+        r.set_pids(Some(pids));
     }
     if let Some(cpus) = sb.limits.cpus {
         let mut cpu = r.cpu().clone().unwrap_or(LinuxCpu::default());
