@@ -365,3 +365,17 @@ fn an_unknown_library_policy_is_a_clear_error() {
     let _ = Command::new("true");
     b.assert_nothing_left();
 }
+
+#[test]
+fn the_example_policy_passes_its_own_tests() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies/llm-server");
+    let o = sealrun(&["policy", "lint", &dir.join("policy.toml").to_string_lossy()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = sealrun(&["policy", "test", &dir.to_string_lossy()]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains("test result: ok. 21 passed; 0 failed"),
+        "{}",
+        text(&o)
+    );
+}
