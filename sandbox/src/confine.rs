@@ -211,6 +211,21 @@ pub fn from_policy(
             format!("expected the container in its own network namespace ({:?}), found the host's (the bundle has no network namespace)", sb.net.namespace.as_str()),
         ));
     }
+    // listen() on an unbound socket autobinds an ephemeral port, which Landlock does not
+    // check (it sees only bind(2)). Without outgoing TCP there is no use for ephemeral
+    // ports: reserve them all in the container's own (new) network namespace, so
+    // autobinding fails while an explicit bind of a listed port still works.
+    let new_netns = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
+    if new_netns && sb.net.tcp_connect.is_empty() {
+        let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+        sysctl.insert("net.ipv4.ip_local_reserved_ports".to_string(), "1-65535".to_string());
+        linux.set_sysctl(Some(sysctl));
+    }
 
     // Limits: the stricter of the bundle's and the policy's.
     let mut r = linux.resources().clone().unwrap_or_default();
