@@ -41,6 +41,8 @@ use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder, LinuxSeccompOperator, LinuxSyscall,
 };
 
+use super::Op;
+
 /// One condition of an edit: `(index, op, value, value_two)`. `value_two` is only read by
 /// `MASKED_EQ`, for which the condition is `(arg & value) == value_two`.
 pub type ArgCond = (usize, LinuxSeccompOperator, u64, u64);
@@ -507,28 +509,9 @@ struct Cond {
     value_two: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Op {
-    Ne,
-    Lt,
-    Le,
-    Eq,
-    Ge,
-    Gt,
-    MaskedEq,
-}
-
 impl Cond {
     fn new(index: usize, op: LinuxSeccompOperator, value: u64, value_two: u64) -> Cond {
-        let op = match op {
-            LinuxSeccompOperator::ScmpCmpNe => Op::Ne,
-            LinuxSeccompOperator::ScmpCmpLt => Op::Lt,
-            LinuxSeccompOperator::ScmpCmpLe => Op::Le,
-            LinuxSeccompOperator::ScmpCmpEq => Op::Eq,
-            LinuxSeccompOperator::ScmpCmpGe => Op::Ge,
-            LinuxSeccompOperator::ScmpCmpGt => Op::Gt,
-            LinuxSeccompOperator::ScmpCmpMaskedEq => Op::MaskedEq,
-        };
+        let op = Op::from(op);
         let value_two = if op == Op::MaskedEq { value_two & value } else { 0 };
         Cond {
             index,
@@ -539,15 +522,7 @@ impl Cond {
     }
 
     fn to_oci(self) -> LinuxSeccompArg {
-        let op = match self.op {
-            Op::Ne => LinuxSeccompOperator::ScmpCmpNe,
-            Op::Lt => LinuxSeccompOperator::ScmpCmpLt,
-            Op::Le => LinuxSeccompOperator::ScmpCmpLe,
-            Op::Eq => LinuxSeccompOperator::ScmpCmpEq,
-            Op::Ge => LinuxSeccompOperator::ScmpCmpGe,
-            Op::Gt => LinuxSeccompOperator::ScmpCmpGt,
-            Op::MaskedEq => LinuxSeccompOperator::ScmpCmpMaskedEq,
-        };
+        let op = LinuxSeccompOperator::from(self.op);
         let builder = LinuxSeccompArgBuilder::default()
             .index(self.index)
             .op(op)

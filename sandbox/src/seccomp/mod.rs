@@ -167,6 +167,34 @@ enum Op {
     MaskedEq,
 }
 
+impl From<LinuxSeccompOperator> for Op {
+    fn from(op: LinuxSeccompOperator) -> Op {
+        match op {
+            LinuxSeccompOperator::ScmpCmpNe => Op::Ne,
+            LinuxSeccompOperator::ScmpCmpLt => Op::Lt,
+            LinuxSeccompOperator::ScmpCmpLe => Op::Le,
+            LinuxSeccompOperator::ScmpCmpEq => Op::Eq,
+            LinuxSeccompOperator::ScmpCmpGe => Op::Ge,
+            LinuxSeccompOperator::ScmpCmpGt => Op::Gt,
+            LinuxSeccompOperator::ScmpCmpMaskedEq => Op::MaskedEq,
+        }
+    }
+}
+
+impl From<Op> for LinuxSeccompOperator {
+    fn from(op: Op) -> LinuxSeccompOperator {
+        match op {
+            Op::Ne => LinuxSeccompOperator::ScmpCmpNe,
+            Op::Lt => LinuxSeccompOperator::ScmpCmpLt,
+            Op::Le => LinuxSeccompOperator::ScmpCmpLe,
+            Op::Eq => LinuxSeccompOperator::ScmpCmpEq,
+            Op::Ge => LinuxSeccompOperator::ScmpCmpGe,
+            Op::Gt => LinuxSeccompOperator::ScmpCmpGt,
+            Op::MaskedEq => LinuxSeccompOperator::ScmpCmpMaskedEq,
+        }
+    }
+}
+
 /// When one syscall matches within one filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Match {
@@ -483,15 +511,7 @@ fn to_cond(arg: &LinuxSeccompArg, path: &str) -> Result<Cond, SeccompError> {
             found: index.to_string(),
         });
     }
-    let op = match arg.op() {
-        LinuxSeccompOperator::ScmpCmpNe => Op::Ne,
-        LinuxSeccompOperator::ScmpCmpLt => Op::Lt,
-        LinuxSeccompOperator::ScmpCmpLe => Op::Le,
-        LinuxSeccompOperator::ScmpCmpEq => Op::Eq,
-        LinuxSeccompOperator::ScmpCmpGe => Op::Ge,
-        LinuxSeccompOperator::ScmpCmpGt => Op::Gt,
-        LinuxSeccompOperator::ScmpCmpMaskedEq => Op::MaskedEq,
-    };
+    let op = Op::from(arg.op());
     Ok(Cond {
         index: index as u8,
         op,
