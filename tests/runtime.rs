@@ -1885,23 +1885,6 @@ fn seccomp_errno_rule_denies_mkdir() {
     assert!(out.contains("not-created") && out.contains("touch-ok"), "{out}");
 }
 
-const DOCKER_DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
 fn fixtures() -> PathBuf {
     match std::env::var_os("SEALRUN_FIXTURES") {
         Some(d) => d.into(),
@@ -1909,60 +1892,13 @@ fn fixtures() -> PathBuf {
     }
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
-        .unwrap_or_default()
-}
-
-/// Moby's profile format to OCI for a container with Docker's default capabilities on
-/// x86_64, as the sandbox's seccomp tests (and moby's setupSeccomp) do.
+/// Docker's profile for Docker's default capabilities, through the runtime's own moby
+/// importer (the same code a `docker-default` policy base uses).
 fn moby_to_oci(moby: &Value) -> Value {
-    let (go_arch, scmp_arch) = ("amd64", "SCMP_ARCH_X86_64");
-    let mut architectures = Vec::new();
-    for entry in moby["archMap"].as_array().expect("archMap") {
-        if entry["architecture"] == scmp_arch {
-            architectures.push(scmp_arch.to_string());
-            architectures.extend(strings(entry.get("subArchitectures")));
-        }
-    }
-    let mut syscalls = Vec::new();
-    for group in moby["syscalls"].as_array().expect("syscalls") {
-        let excludes = group.get("excludes").cloned().unwrap_or(json!({}));
-        if strings(excludes.get("arches")).iter().any(|a| a == go_arch) {
-            continue;
-        }
-        if strings(excludes.get("caps"))
-            .iter()
-            .any(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()))
-        {
-            continue;
-        }
-        let includes = group.get("includes").cloned().unwrap_or(json!({}));
-        let arches = strings(includes.get("arches"));
-        if !arches.is_empty() && !arches.iter().any(|a| a == go_arch) {
-            continue;
-        }
-        if !strings(includes.get("caps"))
-            .iter()
-            .all(|c| DOCKER_DEFAULT_CAPS.contains(&c.as_str()))
-        {
-            continue;
-        }
-        let mut rule = json!({"names": group["names"], "action": group["action"]});
-        for field in ["errnoRet", "args"] {
-            if let Some(v) = group.get(field).filter(|v| !v.is_null()) {
-                rule[field] = v.clone();
-            }
-        }
-        syscalls.push(rule);
-    }
-    json!({
-        "defaultAction": moby["defaultAction"],
-        "defaultErrnoRet": moby["defaultErrnoRet"],
-        "architectures": architectures,
-        "syscalls": syscalls,
-    })
+    use sealrun_sandbox::seccomp::moby;
+    let caps = moby::DOCKER_DEFAULT_CAPS.iter().map(|c| c.to_string()).collect();
+    let ctx = moby::MobyContext::native(caps).expect("native context");
+    serde_json::to_value(moby::import(moby, &ctx).expect("moby profile imports")).expect("json")
 }
 
 #[test]
@@ -1972,7 +1908,7 @@ fn seccomp_docker_default_profile() {
         serde_json::from_str(&fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap();
     let mut b = Bundle::new("moby");
     b.spec["linux"]["seccomp"] = moby_to_oci(&moby);
-    let caps = json!(DOCKER_DEFAULT_CAPS);
+    let caps = json!(sealrun_sandbox::seccomp::moby::DOCKER_DEFAULT_CAPS);
     b.spec["process"]["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
     b.sh(
         "echo shell-ok; ls /bin/busybox; unshare -n true 2>&1; echo unshare=$?; \
