@@ -410,6 +410,15 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
+/// `timeout -k 5 60 sealrun --root ROOT`, ready for a verb; stdin from /dev/null. The 60 s
+/// is a hang guard, not a timing check.
+pub fn rt(root: &Path) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["-k", "5", "60"]).arg(runtime_binary()).arg("--root").arg(root);
+    c.stdin(Stdio::null());
+    c
+}
+
 /// A private containerd instance. Its config, root, state and sockets all live in a temp
 /// dir; `Drop` removes leftover tasks and containers, stops it by pid and cleans up.
 pub struct Containerd {

@@ -22,18 +22,15 @@ use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Once, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use sealrun_e2e::{busybox_rootfs, describe, runtime_binary, wait_until};
+use sealrun_e2e::{busybox_rootfs, describe, rt, runtime_binary, unique_name, wait_until};
 use serde_json::{json, Value};
 
 // ---- harness ------------------------------------------------------------------------------
 
-/// Seconds after which a runtime command is killed (a hang guard, not a timing check).
-const GUARD_SECS: &str = "60";
 /// How long we wait for a container's init to exit before killing it and failing.
 const EXIT_GUARD: Duration = Duration::from_secs(60);
 /// The v1 hierarchies whose container cgroup must be gone after delete.
@@ -102,24 +99,6 @@ fn become_subreaper() {
         let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         assert_eq!(rc, 0, "PR_SET_CHILD_SUBREAPER: {}", std::io::Error::last_os_error());
     });
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique_id(tag: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("e2e-{tag}-{}-{n}", std::process::id())
-}
-
-/// `timeout -k 5 60 sealrun --root ROOT`, ready for a verb; stdin from /dev/null.
-fn rt(root: &Path) -> Command {
-    let mut c = Command::new("timeout");
-    c.args(["-k", "5", GUARD_SECS])
-        .arg(runtime_binary())
-        .arg("--root")
-        .arg(root);
-    c.stdin(Stdio::null());
-    c
 }
 
 /// The outcome of one command, for assertions with readable failure messages.
@@ -376,7 +355,7 @@ impl Bundle {
             .tempdir()
             .expect("tempdir");
         let root = tmp.path().join("state");
-        let mut b = Bundle::in_dir(tmp.path().join("bundle"), root, unique_id(tag));
+        let mut b = Bundle::in_dir(tmp.path().join("bundle"), root, unique_name(&format!("e2e-{}", tag)));
         b._tmp = Some(tmp);
         b
     }
@@ -387,7 +366,11 @@ impl Bundle {
             .prefix("sealrun-e2e-")
             .tempdir()
             .expect("tempdir");
-        let mut b = Bundle::in_dir(tmp.path().join("bundle"), self.root.clone(), unique_id(tag));
+        let mut b = Bundle::in_dir(
+            tmp.path().join("bundle"),
+            self.root.clone(),
+            unique_name(&format!("e2e-{}", tag)),
+        );
         b._tmp = Some(tmp);
         b
     }

@@ -24,18 +24,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Once, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use sealrun_e2e::{busybox_rootfs, describe, exit_code, runtime_binary};
+use sealrun_e2e::{busybox_rootfs, describe, exit_code, rt, unique_name};
 use serde_json::{json, Value};
 
 // ---- harness ------------------------------------------------------------------------------
 
-/// Seconds after which a runtime command is killed (a hang guard, not a timing check).
-const GUARD_SECS: &str = "60";
 /// How long we wait for a container's init before killing it and failing.
 const EXIT_GUARD: Duration = Duration::from_secs(90);
 /// The v1 hierarchies whose container cgroup must be gone after delete.
@@ -100,24 +97,6 @@ fn probe_binary() -> &'static Path {
         fs::rename(&tmp, &dest).expect("moving the probe into place");
         dest
     })
-}
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique_id(tag: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("esc-{tag}-{}-{n}", std::process::id())
-}
-
-/// `timeout -k 5 60 sealrun --root ROOT`, ready for a verb; stdin from /dev/null.
-fn rt(root: &Path) -> Command {
-    let mut c = Command::new("timeout");
-    c.args(["-k", "5", GUARD_SECS])
-        .arg(runtime_binary())
-        .arg("--root")
-        .arg(root);
-    c.stdin(Stdio::null());
-    c
 }
 
 /// The runtime's default spec (`sealrun spec`), the base of every bundle.
@@ -204,7 +183,7 @@ impl Sandbox {
         fs::create_dir_all(&hostdata).expect("hostdata dir");
         fs::write(hostdata.join("secret"), HOST_SECRET).expect("host secret");
 
-        let id = unique_id(tag);
+        let id = unique_name(&format!("esc-{}", tag));
         let mut spec = default_spec();
         // A writable rootfs: what keeps the workload from writing it is the policy.
         spec["root"] = json!({"path": "rootfs", "readonly": false});
