@@ -82,6 +82,16 @@ enum Command {
     /// Lint, explain, digest, test and diff sealrun policies
     #[command(subcommand)]
     Policy(commands::policy::Verb),
+    /// Verify model signatures, Sigstore bundles, images and SBOMs
+    #[command(subcommand)]
+    Verify(commands::verify::Verb),
+    /// Sign a model directory (OpenSSF model signing)
+    Sign(commands::sign::Args),
+    /// Collect, verify and request with attestation evidence
+    #[command(subcommand)]
+    Attest(commands::attest::Verb),
+    /// Run and administer the key broker
+    Broker(commands::broker::Args),
 }
 
 pub struct Global {
@@ -136,6 +146,10 @@ fn main() -> ExitCode {
         Command::Spec(a) => commands::spec::run(a, &g),
         Command::Features => commands::features::run(),
         Command::Policy(v) => commands::policy::run(v),
+        Command::Verify(v) => commands::verify::run(v),
+        Command::Sign(a) => commands::sign::run(a),
+        Command::Attest(v) => commands::attest::run(v),
+        Command::Broker(a) => commands::broker::run(a),
     };
     match res {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -1,5 +1,7 @@
 //! One file per CLI verb.
 
+pub mod attest;
+pub mod broker;
 pub mod create;
 pub mod delete;
 pub mod events;
@@ -11,8 +13,10 @@ pub mod pause;
 pub mod policy;
 pub mod ps;
 pub mod resume;
+pub mod sign;
 pub mod run;
 pub mod spec;
 pub mod start;
 pub mod state;
 pub mod update;
+pub mod verify;

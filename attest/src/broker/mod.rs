@@ -1,0 +1,1 @@
+//! The key broker: KBS-shaped protocol, server and client.

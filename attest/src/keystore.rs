@@ -1,0 +1,1 @@
+//! Key store: a trait, and an encrypted-at-rest file store.

@@ -1,0 +1,8 @@
+//! `sealrun attest verify --tee …`: appraise evidence offline. (Skeleton: its owner replaces it.)
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_a: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! OCI image layouts, referrers, model media types, cosign signatures, safe unpacking.

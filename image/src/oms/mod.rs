@@ -1,0 +1,1 @@
+//! OpenSSF model signing (OMS): bundles, DSSE, manifests, hashing, key and certificate verification, signing.
