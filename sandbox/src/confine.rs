@@ -227,6 +227,27 @@ pub fn from_policy(
         linux.set_sysctl(Some(sysctl));
     }
 
+    // Landlock's exec list never sees a memfd (it lives on an internal mount), so
+    // memfd_create + execveat would run any downloaded code. vm.memfd_noexec is per pid
+    // namespace (kernel ≥ 6.3): 2 seals every memfd of the container non-executable and
+    // refuses MFD_EXEC. Only a new pid namespace may be changed — writing it for a shared
+    // one would change the host's.
+    let new_pidns = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none());
+    if new_pidns && Path::new("/proc/sys/vm/memfd_noexec").exists() {
+        let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+        sysctl.insert("vm.memfd_noexec".to_string(), "2".to_string());
+        linux.set_sysctl(Some(sysctl));
+    } else {
+        tracing::warn!(
+            "policy {source}: memfd execution stays possible (needs a new pid namespace and kernel ≥ 6.3 for vm.memfd_noexec)"
+        );
+    }
+
     // Limits: the stricter of the bundle's and the policy's.
     let mut r = linux.resources().clone().unwrap_or_default();
     if let Some(m) = &sb.limits.memory {
