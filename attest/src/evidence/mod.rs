@@ -39,6 +39,16 @@ pub struct VerifyOptions {
     pub now: SystemTime,
     /// For GPU evidence: the SPDM nonce the requester sent (32 bytes).
     pub nonce: Option<Vec<u8>>,
+    /// Extra trusted roots (DER certificates, or for `dev` raw Ed25519 public keys) for
+    /// test PKIs, tried after the pinned product roots. Empty in production.
+    pub extra_roots: Vec<Vec<u8>>,
+}
+
+impl VerifyOptions {
+    /// Options at a given clock, with no nonce and no extra roots.
+    pub fn at(now: SystemTime) -> VerifyOptions {
+        VerifyOptions { now, nonce: None, extra_roots: Vec::new() }
+    }
 }
 
 /// Verified evidence: the TEE kind, the 64 bytes of report data the guest bound into it
