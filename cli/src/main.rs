@@ -3,6 +3,7 @@
 //! `BinaryName`.
 
 mod commands;
+mod gate;
 mod logging;
 
 use std::path::PathBuf;

@@ -39,6 +39,10 @@ pub enum Error {
 
     #[error("{0}")]
     Unsupported(String),
+
+    /// A pre-create gate (the supply-chain check) refused the container.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -41,7 +41,18 @@ pub struct CreateOpts {
     /// [`DEFAULT_POLICY`] if it exists; without any, the container runs unconfined by
     /// policy (plain OCI semantics).
     pub policy: Option<String>,
+    /// A check run after the bundle and policy are loaded and before anything is created
+    /// (the supply-chain gate lives in the CLI, which joins the gate crates): `Err` refuses
+    /// the container, `Ok(Some(record))` is kept as `gate.json` in the state directory.
+    pub gate: Option<Gate>,
 }
+
+/// See [`CreateOpts::gate`].
+pub type Gate = fn(
+    spec: &oci_spec::runtime::Spec,
+    bundle_dir: &std::path::Path,
+    policy: Option<&(String, sealrun_policy::Policy)>,
+) -> std::result::Result<Option<serde_json::Value>, String>;
 
 pub const POLICY_ANNOTATION: &str = "io.sealrun.policy";
 pub const DEFAULT_POLICY: &str = "/etc/sealrun/policy.toml";
@@ -99,6 +110,10 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
     let mut b = bundle::load(&o.bundle)?;
     // The policy tightens the spec before anything else reads it.
     let policy = load_policy(&b, o)?;
+    let gate_record = match o.gate {
+        Some(gate) => gate(&b.spec, &b.dir, policy.as_ref()).map_err(Error::Refused)?,
+        None => None,
+    };
     let (confinement, compiled) = match &policy {
         Some((source, p)) => {
             let (conf, compiled, decision) = crate::confine::from_policy(p, source, &mut b.spec)?;
@@ -170,6 +185,12 @@ pub fn create(rt: &Runtime, o: &CreateOpts) -> Result<i32> {
         &locked.config_path(),
         &serde_json::to_vec(spec).expect("spec serializes"),
     )?;
+    if let Some(record) = &gate_record {
+        state::write_atomic(
+            &locked.dir.join("gate.json"),
+            &serde_json::to_vec_pretty(record).expect("json"),
+        )?;
+    }
     if let Some((conf, decision)) = &confinement {
         conf.save(&locked.dir)?;
         state::write_atomic(

@@ -1,0 +1,395 @@
+//! Unpacking layers: tars made here, honest and hostile.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use sealrun_image::oci::{unpack_tar, Compression, OciError, UnpackLimits};
+use tar::{EntryType, Header};
+
+/// One tar entry, its header written by hand so hostile names get through as they are.
+struct E {
+    name: String,
+    kind: EntryType,
+    data: Vec<u8>,
+    link: Option<String>,
+    mode: u32,
+}
+
+fn file(name: &str, data: &[u8]) -> E {
+    E {
+        name: name.into(),
+        kind: EntryType::Regular,
+        data: data.to_vec(),
+        link: None,
+        mode: 0o644,
+    }
+}
+
+fn dir(name: &str) -> E {
+    E {
+        name: name.into(),
+        kind: EntryType::Directory,
+        data: Vec::new(),
+        link: None,
+        mode: 0o755,
+    }
+}
+
+fn link(name: &str, kind: EntryType, target: &str) -> E {
+    E {
+        name: name.into(),
+        kind,
+        data: Vec::new(),
+        link: Some(target.into()),
+        mode: 0o777,
+    }
+}
+
+fn special(name: &str, kind: EntryType) -> E {
+    E {
+        name: name.into(),
+        kind,
+        data: Vec::new(),
+        link: None,
+        mode: 0o644,
+    }
+}
+
+fn tar_of(entries: &[E]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for e in entries {
+        let mut h = Header::new_gnu();
+        {
+            let old = h.as_old_mut();
+            old.name[..e.name.len()].copy_from_slice(e.name.as_bytes());
+            if let Some(l) = &e.link {
+                old.linkname[..l.len()].copy_from_slice(l.as_bytes());
+            }
+        }
+        h.set_entry_type(e.kind);
+        h.set_size(e.data.len() as u64);
+        h.set_mode(e.mode);
+        h.set_cksum();
+        builder.append(&h, e.data.as_slice()).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(bytes, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+struct Scene {
+    tmp: tempfile::TempDir,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir(tmp.path().join("outside")).unwrap();
+        fs::write(tmp.path().join("outside/secret"), b"secret").unwrap();
+        Scene { tmp }
+    }
+
+    fn target(&self) -> PathBuf {
+        self.tmp.path().join("root")
+    }
+
+    fn outside(&self) -> PathBuf {
+        self.tmp.path().join("outside")
+    }
+
+    fn unpack(&self, tar: &[u8], compression: Compression, limits: &UnpackLimits) -> Result<sealrun_image::oci::UnpackReport, OciError> {
+        unpack_tar(tar, compression, &self.target(), limits, "test-layer")
+    }
+
+    fn unpack_tar(&self, entries: &[E]) -> Result<sealrun_image::oci::UnpackReport, OciError> {
+        self.unpack(&tar_of(entries), Compression::Tar, &UnpackLimits::default())
+    }
+
+    /// Nothing was added next to the target, and the target (which did not exist) is gone.
+    fn assert_clean(&self) {
+        let mut outside: Vec<_> = fs::read_dir(self.outside())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        outside.sort();
+        assert_eq!(outside, ["secret"], "nothing written outside the root");
+        assert_eq!(fs::read(self.outside().join("secret")).unwrap(), b"secret");
+        assert!(!self.target().exists(), "a failed unpack removes what it made");
+    }
+}
+
+fn assert_unsafe(err: &OciError, entry: &str) {
+    match err {
+        OciError::UnsafeEntry { entry: e, layer, .. } => {
+            assert_eq!(e, entry, "{err}");
+            assert_eq!(layer, "test-layer");
+        }
+        other => panic!("expected an unsafe-entry error for {entry}, got {other}"),
+    }
+}
+
+fn honest_entries() -> Vec<E> {
+    let mut suid = file("bin/tool", b"#!/bin/sh\n");
+    suid.mode = 0o6755;
+    vec![
+        dir("sub/"),
+        file("sub/a.txt", b"alpha"),
+        file("deep/er/b.bin", &[7u8; 3000]),
+        suid,
+        link("sub/link", EntryType::Symlink, "a.txt"),
+        link("up", EntryType::Symlink, "sub/../deep/er"),
+        link("hard", EntryType::Link, "sub/a.txt"),
+    ]
+}
+
+fn check_honest(target: &Path) {
+    assert_eq!(fs::read(target.join("sub/a.txt")).unwrap(), b"alpha");
+    assert_eq!(fs::read(target.join("deep/er/b.bin")).unwrap(), vec![7u8; 3000]);
+    assert_eq!(fs::read(target.join("sub/link")).unwrap(), b"alpha");
+    assert_eq!(fs::read_link(target.join("up")).unwrap(), Path::new("sub/../deep/er"));
+    let a = fs::metadata(target.join("sub/a.txt")).unwrap();
+    let h = fs::metadata(target.join("hard")).unwrap();
+    assert_eq!(a.ino(), h.ino(), "hardlink to the same inode");
+    let mode = fs::metadata(target.join("bin/tool")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o755, "setuid and setgid stripped");
+}
+
+#[test]
+fn an_honest_tar_unpacks() {
+    let s = Scene::new();
+    let report = s.unpack_tar(&honest_entries()).unwrap();
+    check_honest(&s.target());
+    assert_eq!(report.entries, 7);
+    assert_eq!(report.bytes, 5 + 3000 + 10);
+}
+
+#[test]
+fn gzip_and_zstd_layers_unpack() {
+    let raw = tar_of(&honest_entries());
+    for (compression, bytes) in [
+        (Compression::TarGzip, gzip(&raw)),
+        (Compression::TarZstd, zstd(&raw)),
+    ] {
+        let s = Scene::new();
+        let report = s.unpack(&bytes, compression, &UnpackLimits::default()).unwrap();
+        assert_eq!(report.entries, 7, "{compression:?}");
+        check_honest(&s.target());
+    }
+}
+
+#[test]
+fn a_corrupt_gzip_stream_fails_and_removes_what_it_wrote() {
+    let s = Scene::new();
+    let mut bytes = gzip(&tar_of(&honest_entries()));
+    let n = bytes.len();
+    bytes.truncate(n - 12);
+    let err = s.unpack(&bytes, Compression::TarGzip, &UnpackLimits::default()).unwrap_err();
+    assert!(matches!(err, OciError::UnpackIo { .. }), "{err}");
+    s.assert_clean();
+}
+
+#[test]
+fn dotdot_is_refused() {
+    let s = Scene::new();
+    let err = s
+        .unpack_tar(&[file("ok.txt", b"fine"), file("../outside/x", b"pwned")])
+        .unwrap_err();
+    assert_unsafe(&err, "../outside/x");
+    assert!(err.to_string().contains("'..'"), "{err}");
+    s.assert_clean();
+}
+
+#[test]
+fn absolute_paths_are_refused() {
+    let s = Scene::new();
+    let abs = format!("{}/x", s.outside().display());
+    let err = s.unpack_tar(&[file(&abs, b"pwned")]).unwrap_err();
+    assert_unsafe(&err, &abs);
+    assert!(err.to_string().contains("absolute"), "{err}");
+    s.assert_clean();
+}
+
+#[test]
+fn a_symlink_out_is_refused_and_nothing_is_written_through_it() {
+    let s = Scene::new();
+    let err = s
+        .unpack_tar(&[
+            link("evil", EntryType::Symlink, "../outside"),
+            file("evil/x", b"pwned"),
+        ])
+        .unwrap_err();
+    assert_unsafe(&err, "evil");
+    s.assert_clean();
+
+    let err = s
+        .unpack_tar(&[link("evil", EntryType::Symlink, "/etc")])
+        .unwrap_err();
+    assert_unsafe(&err, "evil");
+    s.assert_clean();
+}
+
+#[test]
+fn a_file_is_never_written_through_a_symlink_even_one_inside() {
+    let s = Scene::new();
+    let err = s
+        .unpack_tar(&[
+            dir("sub/"),
+            link("inner", EntryType::Symlink, "sub"),
+            file("inner/x", b"via a link"),
+        ])
+        .unwrap_err();
+    assert_unsafe(&err, "inner/x");
+    assert!(err.to_string().contains("symlink"), "{err}");
+    s.assert_clean();
+}
+
+#[test]
+fn chained_symlinks_that_climb_out_are_refused() {
+    // Each passes the lexical check; together `d/m` resolves to d/l/.. = (root)/.. .
+    let s = Scene::new();
+    let err = s
+        .unpack_tar(&[
+            dir("d/"),
+            link("d/m", EntryType::Symlink, "l/.."),
+            link("d/l", EntryType::Symlink, ".."),
+        ])
+        .unwrap_err();
+    assert_unsafe(&err, "d/m");
+    assert!(err.to_string().contains("above the root"), "{err}");
+    s.assert_clean();
+}
+
+#[test]
+fn hardlinks_out_are_refused() {
+    for target in ["../outside/secret", "/etc/passwd"] {
+        let s = Scene::new();
+        let err = s
+            .unpack_tar(&[file("a", b"a"), link("h", EntryType::Link, target)])
+            .unwrap_err();
+        assert_unsafe(&err, "h");
+        s.assert_clean();
+    }
+    // Nor through a symlink that points out (refused as a symlink first).
+    let s = Scene::new();
+    let err = s
+        .unpack_tar(&[
+            link("l", EntryType::Symlink, "../outside"),
+            link("h", EntryType::Link, "l/secret"),
+        ])
+        .unwrap_err();
+    assert_unsafe(&err, "l");
+    s.assert_clean();
+}
+
+#[test]
+fn a_hardlink_to_a_symlink_inside_is_refused() {
+    let s = Scene::new();
+    let err = s
+        .unpack_tar(&[
+            dir("sub/"),
+            link("sub/l", EntryType::Symlink, "."),
+            link("h", EntryType::Link, "sub/l"),
+        ])
+        .unwrap_err();
+    assert_unsafe(&err, "h");
+    s.assert_clean();
+}
+
+#[test]
+fn device_nodes_and_fifos_are_refused() {
+    for kind in [EntryType::Char, EntryType::Block, EntryType::Fifo] {
+        let s = Scene::new();
+        let err = s
+            .unpack_tar(&[file("a", b"a"), special("dev", kind)])
+            .unwrap_err();
+        assert_unsafe(&err, "dev");
+        assert!(err.to_string().contains("device nodes and fifos"), "{err}");
+        s.assert_clean();
+    }
+}
+
+#[test]
+fn too_many_entries_names_the_entry_over_the_limit() {
+    let s = Scene::new();
+    let entries: Vec<E> = (0..5).map(|i| file(&format!("f{i}"), b"x")).collect();
+    let limits = UnpackLimits {
+        max_entries: 3,
+        ..UnpackLimits::default()
+    };
+    let err = s.unpack(&tar_of(&entries), Compression::Tar, &limits).unwrap_err();
+    match &err {
+        OciError::TooManyEntries { entry, limit, .. } => {
+            assert_eq!(entry, "f3");
+            assert_eq!(*limit, 3);
+        }
+        other => panic!("{other}"),
+    }
+    s.assert_clean();
+}
+
+#[test]
+fn too_large_names_the_entry_over_the_limit() {
+    let s = Scene::new();
+    let entries = [file("small", &[1u8; 60]), file("big", &[2u8; 60])];
+    let limits = UnpackLimits {
+        max_total_bytes: 100,
+        ..UnpackLimits::default()
+    };
+    let err = s.unpack(&tar_of(&entries), Compression::Tar, &limits).unwrap_err();
+    match &err {
+        OciError::TooLarge { entry, total, limit, .. } => {
+            assert_eq!(entry, "big");
+            assert_eq!((*total, *limit), (120, 100));
+        }
+        other => panic!("{other}"),
+    }
+    s.assert_clean();
+}
+
+#[test]
+fn a_duplicate_entry_does_not_overwrite() {
+    let s = Scene::new();
+    let err = s
+        .unpack_tar(&[file("a", b"first"), file("a", b"second")])
+        .unwrap_err();
+    assert_unsafe(&err, "a");
+    s.assert_clean();
+}
+
+#[test]
+fn a_failure_into_an_existing_target_removes_only_what_it_made() {
+    let s = Scene::new();
+    fs::create_dir(s.target()).unwrap();
+    fs::create_dir(s.target().join("keep")).unwrap();
+    fs::write(s.target().join("keep/old"), b"old").unwrap();
+    let err = s
+        .unpack_tar(&[
+            file("keep/new", b"new"),
+            file("fresh/dir/file", b"x"),
+            special("pipe", EntryType::Fifo),
+        ])
+        .unwrap_err();
+    assert_unsafe(&err, "pipe");
+    let mut left: Vec<_> = fs::read_dir(s.target())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["keep"]);
+    let mut kept: Vec<_> = fs::read_dir(s.target().join("keep"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["old"]);
+}
