@@ -379,3 +379,148 @@ fn the_example_policy_passes_its_own_tests() {
         text(&o)
     );
 }
+
+// ---- the supply-chain gate ----------------------------------------------------------
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("SEALRUN_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+}
+
+/// A copy of the fixture model layout (tests tamper with it) and a policy trusting its
+/// signer: busybox paths on top of the strict profile, an SBOM required, OSV checked.
+fn gated(dir: &Path, max_cvss: f64) -> (PathBuf, PathBuf) {
+    let layout = dir.join("layout");
+    let o = Command::new("cp")
+        .args(["-a", &fixtures().join("oci/model-layout").to_string_lossy(), &layout.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let _ = Command::new("chmod").args(["-R", "u+w", &layout.to_string_lossy()]).status();
+    let f = fixtures();
+    let policy = dir.join("gated.toml");
+    fs::write(
+        &policy,
+        format!(
+            "version = 1\nextends = \"library:model-server-strict\"\n\
+             [trust]\nsigners.keys = [{{ path = \"{}\", algorithm = \"ecdsa-p256-sha256\" }}]\n\
+             [sbom]\nformats = [\"cyclonedx-1.6\"]\nmax_cvss = {max_cvss:.1}\nosv_dir = \"{}\"\n\
+             [sandbox.fs]\nread = [\"/bin\", \"/etc\", \"/proc\", \"/dev/null\"]\nwrite = [\"/dev/null\"]\nexec = [\"/bin\"]\n",
+            f.join("signing/oms-local/ec_p256.pub").display(),
+            f.join("osv").display()
+        ),
+    )
+    .unwrap();
+    (layout, policy)
+}
+
+fn annotate_image(b: &Bundle, image: &str) {
+    let p = b.dir.join("config.json");
+    let mut c: Value = serde_json::from_str(&fs::read_to_string(&p).unwrap()).unwrap();
+    c["annotations"]["io.sealrun.image"] = json!(image);
+    fs::write(&p, c.to_string()).unwrap();
+}
+
+#[test]
+fn verify_image_passes_a_signed_model_and_reports_each_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, policy) = gated(dir.path(), 10.0);
+    let image = format!("{}:v1", layout.display());
+    let o = sealrun(&["verify", "image", &image, "--policy", &policy.to_string_lossy(), "--output", "json"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["passed"], json!(true), "{r}");
+    assert_eq!(r["signature"]["method"], json!("oms-key"), "{r}");
+    assert_eq!(r["files_signed"], json!(4), "{r}");
+    assert_eq!(r["sboms"][0]["format"], json!("cyclonedx-1.6"), "{r}");
+    assert!(r["findings"].as_array().unwrap().is_empty(), "{r}");
+}
+
+#[test]
+fn verify_image_refuses_a_vulnerable_sbom_with_the_policy_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, policy) = gated(dir.path(), 7.0);
+    let o = sealrun(&["verify", "image", &format!("{}:v1", layout.display()), "--policy", &policy.to_string_lossy()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("pkg:pypi/cryptography@50.0.2 is affected by SYNTH-2026-0001 (CVSS 9.8 ≥ 7.0"),
+        "{t}"
+    );
+    assert!(t.contains("[sbom].max_cvss"), "{t}");
+}
+
+#[test]
+fn verify_image_refuses_an_untrusted_signer_and_a_tampered_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, policy) = gated(dir.path(), 10.0);
+    let image = format!("{}:v1", layout.display());
+    // Another signer: the model-transparency test key.
+    let other = fs::read_to_string(&policy).unwrap().replace(
+        "signing/oms-local/ec_p256.pub",
+        "signing/oms-upstream/keys/signing-key-pub.pem",
+    );
+    let other_policy = dir.path().join("other.toml");
+    fs::write(&other_policy, other).unwrap();
+    let o = sealrun(&["verify", "image", &image, "--policy", &other_policy.to_string_lossy()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(text(&o).contains("trust.signers"), "{}", text(&o));
+    // Flip one byte of the largest layer (a weight file): its digest no longer matches.
+    let blobs = layout.join("blobs/sha256");
+    let biggest = fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = fs::read(&biggest).unwrap();
+    bytes[1000] ^= 1;
+    fs::write(&biggest, bytes).unwrap();
+    let o = sealrun(&["verify", "image", &image, "--policy", &policy.to_string_lossy()]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let name = biggest.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(text(&o).contains(&name), "the finding names the blob: {}", text(&o));
+}
+
+#[test]
+fn create_runs_the_gate_for_an_annotated_image_and_refuses_leaving_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, policy) = gated(dir.path(), 7.0);
+    let b = Bundle::new(Some(&policy.to_string_lossy()), &["true"]);
+    annotate_image(&b, &format!("{}:v1", layout.display()));
+    let log = dir.path().join("log.json");
+    let o = b.run(&["--log", &log.to_string_lossy(), "--log-format", "json"]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let line = fs::read_to_string(&log).unwrap();
+    let last: Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    let msg = last["msg"].as_str().unwrap();
+    assert!(msg.contains("refused") && msg.contains("SYNTH-2026-0001"), "{msg}");
+    b.assert_nothing_left();
+}
+
+#[test]
+fn create_runs_a_verified_image_and_records_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, policy) = gated(dir.path(), 10.0);
+    let b = Bundle::new(Some(&policy.to_string_lossy()), &["true"]);
+    annotate_image(&b, &format!("{}:v1", layout.display()));
+    let root = b.root.to_string_lossy().into_owned();
+    let bin = runtime_binary();
+    let status = guarded(&bin.to_string_lossy())
+        .args(["--root", &root, "create", "--bundle", &b.dir.to_string_lossy(), &b.id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "create failed: {status}");
+    let rec: Value = serde_json::from_str(&fs::read_to_string(b.root.join(&b.id).join("gate.json")).unwrap()).unwrap();
+    assert_eq!(rec["passed"], json!(true), "{rec}");
+    assert_eq!(
+        rec["manifest_digest"],
+        json!("sha256:aa28a7025d64c032dd0283e48f56f720c386f2780b92da4fc11a5db7ce94511d")
+    );
+    let o = sealrun(&["--root", &root, "delete", "--force", &b.id]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    b.assert_nothing_left();
+}

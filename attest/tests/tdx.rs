@@ -345,3 +345,26 @@ fn platform_flags_and_collateral_window_are_reported() {
         "{issued} <= {SAMPLE_NOW} <= {expires}"
     );
 }
+
+#[test]
+fn an_extra_root_does_not_rescue_a_failing_quote() {
+    // Extra roots are tried after the pinned Intel root; an unrelated root cannot verify the
+    // Intel-signed collateral, and the pinned root's error is the one reported.
+    use x509_cert::der::{DecodePem, Encode};
+    let pem = std::fs::read(fixtures().join("attest/nvidia/nvidia_device_root.pem")).unwrap();
+    let other_root = x509_cert::Certificate::from_pem(&pem).unwrap().to_der().unwrap();
+    let e = evidence("dcap-qvl/tdx_quote", "dcap-qvl/tdx_quote_collateral.json");
+    let mut o = at(LATE_2026);
+    o.extra_roots = vec![other_root.clone()];
+    let err = tdx::verify(&e, &o).expect_err("expired collateral").to_string();
+    assert!(
+        err.contains("Intel SGX Root CA (pinned)") && err.contains("CrlExpired"),
+        "{err}"
+    );
+
+    // At a good clock the pinned root verifies it, whatever the extra roots.
+    let mut o = at(SAMPLE_NOW);
+    o.extra_roots = vec![other_root];
+    let v = tdx::verify(&e, &o).unwrap();
+    assert_eq!(v.claims["root"], "Intel SGX Root CA (pinned)");
+}

@@ -426,8 +426,9 @@ fn subject(cert: &Certificate) -> String {
     cert.tbs_certificate.subject.to_string()
 }
 
-fn der_of<T: Encode>(v: &T) -> Vec<u8> {
-    v.to_der().unwrap_or_default()
+/// Whether two ASN.1 values have the same DER encoding (false if either cannot be encoded).
+fn same_der<A: Encode, B: Encode>(a: &A, b: &B) -> bool {
+    matches!((a.to_der(), b.to_der()), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Verifies `cert`'s signature with `issuer`'s key (ECDSA with SHA-256 or SHA-384, P-256 or
@@ -534,7 +535,7 @@ fn verify_chain(chain: &[Certificate], opts: &VerifyOptions) -> Result<(), Nvidi
             subject: subject(cert),
             reason,
         };
-        if der_of(&cert.tbs_certificate.issuer) != der_of(&issuer.tbs_certificate.subject) {
+        if !same_der(&cert.tbs_certificate.issuer, &issuer.tbs_certificate.subject) {
             return Err(broken(format!(
                 "issuer is {}, the next certificate is {}",
                 cert.tbs_certificate.issuer,
@@ -550,14 +551,12 @@ fn verify_chain(chain: &[Certificate], opts: &VerifyOptions) -> Result<(), Nvidi
         check_signed_by(cert, issuer).map_err(broken)?;
     }
     let last = chain.last().expect("at least 2 certificates");
-    let last_der = der_of(last);
     for root in trusted_roots(opts)? {
-        if der_of(&root) == last_der {
+        if same_der(&root, last) {
             return Ok(());
         }
         // A chain that stops below the root: accept it when a trusted root issued its top.
-        if der_of(&last.tbs_certificate.issuer) == der_of(&root.tbs_certificate.subject)
-            && check_signed_by(last, &root).is_ok()
+        if same_der(&last.tbs_certificate.issuer, &root.tbs_certificate.subject) && check_signed_by(last, &root).is_ok()
         {
             let v = &root.tbs_certificate.validity;
             if v.not_before.to_unix_duration().as_secs() <= now && now <= v.not_after.to_unix_duration().as_secs() {

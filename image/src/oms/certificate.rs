@@ -61,7 +61,7 @@ fn subject(c: &Certificate) -> String {
     c.tbs_certificate.subject.to_string()
 }
 
-fn ext<'a>(c: &'a Certificate, oid: ObjectIdentifier) -> Option<&'a x509_cert::ext::Extension> {
+fn ext(c: &Certificate, oid: ObjectIdentifier) -> Option<&x509_cert::ext::Extension> {
     c.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id == oid)
 }
 

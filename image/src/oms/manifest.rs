@@ -242,7 +242,7 @@ fn parse_serialization(ser: &Value) -> Result<Serialization, OmsError> {
             let shard_size = match n.as_u64() {
                 Some(n) => n,
                 None => match n.as_f64() {
-                    Some(x) if x.fract() == 0.0 && x >= 1.0 && x < 9.0e15 => x as u64,
+                    Some(x) if x.fract() == 0.0 && (1.0..9.0e15).contains(&x) => x as u64,
                     _ => return Err(perr(&field, format!("expected a positive integer, found {n}"))),
                 },
             };
