@@ -81,31 +81,69 @@ pub enum AttesterError {
     #[error("unknown TEE {0:?}: expected snp, tdx or dev")]
     UnknownTee(String),
     #[error("{tee} evidence: no configfs-tsm provider at {tsm} and cannot open {device}: {source}")]
-    Device { tee: &'static str, tsm: String, device: String, source: std::io::Error },
+    Device {
+        tee: &'static str,
+        tsm: String,
+        device: String,
+        source: std::io::Error,
+    },
     #[error("{tee} evidence: collecting through {device} is not supported; use configfs-tsm ({tsm})")]
-    Unsupported { tee: &'static str, device: String, tsm: String },
+    Unsupported {
+        tee: &'static str,
+        device: String,
+        tsm: String,
+    },
     #[error("{op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("configfs-tsm {path}: provider is {found:?}, expected {expected:?}")]
-    Provider { path: PathBuf, expected: String, found: String },
+    Provider {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     #[error("configfs-tsm {path}: generation changed from {before} to {after} while reading: another writer raced this report")]
-    Race { path: PathBuf, before: String, after: String },
+    Race {
+        path: PathBuf,
+        before: String,
+        after: String,
+    },
     #[error("{what}: expected {expected}, found {found}")]
-    Malformed { what: String, expected: String, found: String },
+    Malformed {
+        what: String,
+        expected: String,
+        found: String,
+    },
     #[error("{device} SNP_GET_REPORT failed: {source} (firmware error {fw_error:#x}, vmm error {vmm_error:#x})")]
-    Ioctl { device: String, source: std::io::Error, fw_error: u32, vmm_error: u32 },
+    Ioctl {
+        device: String,
+        source: std::io::Error,
+        fw_error: u32,
+        vmm_error: u32,
+    },
     #[error("evidence envelope: {0}")]
     Envelope(String),
 }
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> AttesterError + 'a {
-    move |source| AttesterError::Io { op, path: path.to_path_buf(), source }
+    move |source| AttesterError::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Finds this machine's TEE: configfs-tsm (its provider says which), then the guest
 /// devices. Never the dev TEE.
 pub fn detect() -> Result<Tee, AttesterError> {
-    detect_with(Path::new(TSM_REPORT_ROOT), Path::new(SEV_GUEST_DEVICE), Path::new(TDX_GUEST_DEVICE))
+    detect_with(
+        Path::new(TSM_REPORT_ROOT),
+        Path::new(SEV_GUEST_DEVICE),
+        Path::new(TDX_GUEST_DEVICE),
+    )
 }
 
 /// [`detect`] with the paths injectable (tests).
@@ -117,7 +155,10 @@ pub fn detect_with(tsm_root: &Path, sev_device: &Path, tdx_device: &Path) -> Res
         match provider.as_str() {
             "sev_guest" => return Ok(Tee::Snp),
             "tdx_guest" => return Ok(Tee::Tdx),
-            other => tracing::warn!(provider = other, "unknown configfs-tsm provider; trying the guest devices"),
+            other => tracing::warn!(
+                provider = other,
+                "unknown configfs-tsm provider; trying the guest devices"
+            ),
         }
     }
     if sev_device.exists() {
@@ -135,7 +176,13 @@ pub fn detect_with(tsm_root: &Path, sev_device: &Path, tdx_device: &Path) -> Res
 
 /// Collects evidence binding `report_data` from `tee`.
 pub fn collect(tee: Tee, report_data: &[u8; 64]) -> Result<Evidence, AttesterError> {
-    collect_with(Path::new(TSM_REPORT_ROOT), Path::new(SEV_GUEST_DEVICE), Path::new(TDX_GUEST_DEVICE), tee, report_data)
+    collect_with(
+        Path::new(TSM_REPORT_ROOT),
+        Path::new(SEV_GUEST_DEVICE),
+        Path::new(TDX_GUEST_DEVICE),
+        tee,
+        report_data,
+    )
 }
 
 /// [`collect`] with the paths injectable (tests).
@@ -147,7 +194,9 @@ pub fn collect_with(
     report_data: &[u8; 64],
 ) -> Result<Evidence, AttesterError> {
     let Some(provider) = tee.tsm_provider() else {
-        return Ok(Evidence::Dev(DevEvidence { report: dev_report(report_data) }));
+        return Ok(Evidence::Dev(DevEvidence {
+            report: dev_report(report_data),
+        }));
     };
     if tsm_root.is_dir() {
         let out = tsm_report(tsm_root, provider, report_data)?;
@@ -164,7 +213,11 @@ pub fn collect_with(
                 },
                 other => other,
             })?;
-            Ok(Evidence::Snp(SnpEvidence { report, vcek: None, chain: None }))
+            Ok(Evidence::Snp(SnpEvidence {
+                report,
+                vcek: None,
+                chain: None,
+            }))
         }
         _ => {
             // A TDX quote needs the host's quoting service; only configfs-tsm reaches it.
@@ -203,7 +256,11 @@ static ENTRY_SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl TsmEntry {
     fn create(root: &Path) -> Result<TsmEntry, AttesterError> {
-        let name = format!("sealrun-{}-{}", std::process::id(), ENTRY_SEQ.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "sealrun-{}-{}",
+            std::process::id(),
+            ENTRY_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
         let path = root.join(name);
         fs::create_dir(&path).map_err(io("creating configfs-tsm entry", &path))?;
         Ok(TsmEntry { path })
@@ -212,7 +269,9 @@ impl TsmEntry {
     fn read(&self, attr: &str) -> Result<Vec<u8>, AttesterError> {
         let p = self.path.join(attr);
         let mut buf = Vec::new();
-        fs::File::open(&p).and_then(|mut f| f.read_to_end(&mut buf)).map_err(io("reading", &p))?;
+        fs::File::open(&p)
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .map_err(io("reading", &p))?;
         Ok(buf)
     }
 
@@ -240,7 +299,9 @@ pub fn tsm_report(root: &Path, expected_provider: &str, inblob: &[u8; 64]) -> Re
 /// The reads and writes of [`tsm_report`] on an existing entry directory (tests drive
 /// this against a fake entry).
 pub fn tsm_report_in(entry: &Path, expected_provider: &str, inblob: &[u8; 64]) -> Result<TsmOutput, AttesterError> {
-    let e = TsmEntry { path: entry.to_path_buf() };
+    let e = TsmEntry {
+        path: entry.to_path_buf(),
+    };
     // Not ours to remove when driven on an existing directory.
     let e = std::mem::ManuallyDrop::new(e);
     let provider = e.read_text("provider")?;
@@ -264,9 +325,17 @@ pub fn tsm_report_in(entry: &Path, expected_provider: &str, inblob: &[u8; 64]) -
     };
     let after = e.read_text("generation")?;
     if before != after {
-        return Err(AttesterError::Race { path: entry.join("generation"), before, after });
+        return Err(AttesterError::Race {
+            path: entry.join("generation"),
+            before,
+            after,
+        });
     }
-    Ok(TsmOutput { provider, outblob, auxblob })
+    Ok(TsmOutput {
+        provider,
+        outblob,
+        auxblob,
+    })
 }
 
 fn evidence_from_tsm(tee: Tee, out: TsmOutput) -> Result<Evidence, AttesterError> {
@@ -281,11 +350,18 @@ fn evidence_from_tsm(tee: Tee, out: TsmOutput) -> Result<Evidence, AttesterError
             }
             let certs = parse_snp_cert_table(&out.auxblob)?;
             let chain = certs.chain_pem();
-            Ok(Evidence::Snp(SnpEvidence { report: out.outblob, vcek: certs.vek, chain }))
+            Ok(Evidence::Snp(SnpEvidence {
+                report: out.outblob,
+                vcek: certs.vek,
+                chain,
+            }))
         }
         // The collateral (PCK CRLs, TCB info, QE identity) comes from Intel's PCS or a
         // cache on the verifier's side, not from the guest.
-        Tee::Tdx => Ok(Evidence::Tdx(tdx::TdxEvidence { quote: out.outblob, collateral: Vec::new() })),
+        Tee::Tdx => Ok(Evidence::Tdx(tdx::TdxEvidence {
+            quote: out.outblob,
+            collateral: Vec::new(),
+        })),
         Tee::Dev => unreachable!("the dev TEE has no configfs-tsm provider"),
     }
 }
@@ -346,12 +422,20 @@ pub fn parse_snp_cert_table(table: &[u8]) -> Result<SnpCerts, AttesterError> {
         expected,
         found,
     };
-    let (ark, ask, vcek, vlek) = (guid_bytes(GUID_ARK), guid_bytes(GUID_ASK), guid_bytes(GUID_VCEK), guid_bytes(GUID_VLEK));
+    let (ark, ask, vcek, vlek) = (
+        guid_bytes(GUID_ARK),
+        guid_bytes(GUID_ASK),
+        guid_bytes(GUID_VCEK),
+        guid_bytes(GUID_VLEK),
+    );
     let mut vlek_der = None;
     let mut i = 0usize;
     loop {
         let Some(entry) = table.get(i * 24..i * 24 + 24) else {
-            return Err(malformed("an all-zero terminating entry".into(), format!("end of table after {i} entries")));
+            return Err(malformed(
+                "an all-zero terminating entry".into(),
+                format!("end of table after {i} entries"),
+            ));
         };
         let guid: [u8; 16] = entry[..16].try_into().expect("16 bytes");
         if guid == [0; 16] {
@@ -362,7 +446,12 @@ pub fn parse_snp_cert_table(table: &[u8]) -> Result<SnpCerts, AttesterError> {
         let data = offset
             .checked_add(length)
             .and_then(|end| table.get(offset..end))
-            .ok_or_else(|| malformed(format!("entry {i} inside the table ({} bytes)", table.len()), format!("offset {offset}, length {length}")))?
+            .ok_or_else(|| {
+                malformed(
+                    format!("entry {i} inside the table ({} bytes)", table.len()),
+                    format!("offset {offset}, length {length}"),
+                )
+            })?
             .to_vec();
         let slot = if guid == ark {
             &mut certs.ark
@@ -377,7 +466,10 @@ pub fn parse_snp_cert_table(table: &[u8]) -> Result<SnpCerts, AttesterError> {
             continue; // e.g. a CRL: not needed for verification here
         };
         if slot.is_some() {
-            return Err(malformed(format!("one entry per GUID (entry {i})"), "a duplicate".into()));
+            return Err(malformed(
+                format!("one entry per GUID (entry {i})"),
+                "a duplicate".into(),
+            ));
         }
         *slot = Some(data);
         i += 1;
@@ -436,14 +528,23 @@ struct SnpGuestRequestIoctl {
 }
 
 /// `_IOWR('S', 0x0, struct snp_guest_request_ioctl)`.
-const SNP_GET_REPORT: libc::c_ulong = (3 << 30) | ((std::mem::size_of::<SnpGuestRequestIoctl>() as libc::c_ulong) << 16) | ((b'S' as libc::c_ulong) << 8);
+const SNP_GET_REPORT: libc::c_ulong =
+    (3 << 30) | ((std::mem::size_of::<SnpGuestRequestIoctl>() as libc::c_ulong) << 16) | ((b'S' as libc::c_ulong) << 8);
 
 /// SNP_GET_REPORT on the guest device at VMPL 0. The report comes without certificates:
 /// the verifier then needs the VCEK from elsewhere (configfs-tsm's auxblob has it).
 pub fn snp_get_report(device: &Path, report_data: &[u8; 64]) -> Result<Vec<u8>, AttesterError> {
     use std::os::fd::AsRawFd;
-    let file = fs::OpenOptions::new().read(true).write(true).open(device).map_err(io("opening", device))?;
-    let req = SnpReportReq { user_data: *report_data, vmpl: 0, rsvd: [0; 28] };
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(device)
+        .map_err(io("opening", device))?;
+    let req = SnpReportReq {
+        user_data: *report_data,
+        vmpl: 0,
+        rsvd: [0; 28],
+    };
     let mut resp = SnpReportResp { data: [0; 4000] };
     let mut arg = SnpGuestRequestIoctl {
         msg_version: 1,
@@ -455,7 +556,13 @@ pub fn snp_get_report(device: &Path, report_data: &[u8; 64]) -> Result<Vec<u8>, 
     // struct snp_guest_request_ioctl and points at `req` and `resp`, which match
     // snp_report_req / snp_report_resp and outlive the call. The kernel writes only
     // within `resp` and `arg`.
-    let rc = unsafe { libc::ioctl(file.as_raw_fd(), SNP_GET_REPORT as _, &mut arg as *mut SnpGuestRequestIoctl) };
+    let rc = unsafe {
+        libc::ioctl(
+            file.as_raw_fd(),
+            SNP_GET_REPORT as _,
+            &mut arg as *mut SnpGuestRequestIoctl,
+        )
+    };
     if rc < 0 {
         return Err(AttesterError::Ioctl {
             device: device.display().to_string(),
@@ -503,9 +610,13 @@ impl Evidence {
                 chain: e.chain.as_ref().map(|v| B64.encode(v)),
                 collateral: None,
             },
-            Evidence::Dev(e) => {
-                Envelope { tee: "dev".into(), report: B64.encode(&e.report), vcek: None, chain: None, collateral: None }
-            }
+            Evidence::Dev(e) => Envelope {
+                tee: "dev".into(),
+                report: B64.encode(&e.report),
+                vcek: None,
+                chain: None,
+                collateral: None,
+            },
             Evidence::Tdx(e) => Envelope {
                 tee: "tdx".into(),
                 report: B64.encode(&e.quote),
@@ -514,7 +625,9 @@ impl Evidence {
                 collateral: (!e.collateral.is_empty()).then(|| B64.encode(&e.collateral)),
             },
             Evidence::Nvidia(_) => {
-                return Err(AttesterError::Envelope("nvidia evidence travels beside the CPU evidence, not in this envelope".into()))
+                return Err(AttesterError::Envelope(
+                    "nvidia evidence travels beside the CPU evidence, not in this envelope".into(),
+                ))
             }
         };
         serde_json::to_value(env).map_err(|e| AttesterError::Envelope(e.to_string()))
@@ -524,15 +637,24 @@ impl Evidence {
     pub fn from_envelope_json(v: &serde_json::Value) -> Result<Evidence, AttesterError> {
         let env: Envelope = serde_json::from_value(v.clone()).map_err(|e| AttesterError::Envelope(e.to_string()))?;
         let b64 = |field: &str, s: &str| {
-            B64.decode(s).map_err(|e| AttesterError::Envelope(format!("field {field}: not standard base64: {e}")))
+            B64.decode(s)
+                .map_err(|e| AttesterError::Envelope(format!("field {field}: not standard base64: {e}")))
         };
         let report = b64("report", &env.report)?;
-        let tee: Tee = env.tee.parse().map_err(|_| AttesterError::Envelope(format!("field tee: expected snp, tdx or dev, found {:?}", env.tee)))?;
+        let tee: Tee = env.tee.parse().map_err(|_| {
+            AttesterError::Envelope(format!("field tee: expected snp, tdx or dev, found {:?}", env.tee))
+        })?;
         if tee != Tee::Snp && (env.vcek.is_some() || env.chain.is_some()) {
-            return Err(AttesterError::Envelope(format!("fields vcek/chain are for snp only, found them with tee {:?}", env.tee)));
+            return Err(AttesterError::Envelope(format!(
+                "fields vcek/chain are for snp only, found them with tee {:?}",
+                env.tee
+            )));
         }
         if tee != Tee::Tdx && env.collateral.is_some() {
-            return Err(AttesterError::Envelope(format!("field collateral is for tdx only, found it with tee {:?}", env.tee)));
+            return Err(AttesterError::Envelope(format!(
+                "field collateral is for tdx only, found it with tee {:?}",
+                env.tee
+            )));
         }
         Ok(match tee {
             Tee::Snp => Evidence::Snp(SnpEvidence {
@@ -543,7 +665,12 @@ impl Evidence {
             Tee::Dev => Evidence::Dev(DevEvidence { report }),
             Tee::Tdx => Evidence::Tdx(tdx::TdxEvidence {
                 quote: report,
-                collateral: env.collateral.as_deref().map(|s| b64("collateral", s)).transpose()?.unwrap_or_default(),
+                collateral: env
+                    .collateral
+                    .as_deref()
+                    .map(|s| b64("collateral", s))
+                    .transpose()?
+                    .unwrap_or_default(),
             }),
         })
     }
@@ -588,7 +715,10 @@ mod tests {
     #[test]
     fn this_machine_has_no_tee_and_says_where_it_looked() {
         let err = detect().unwrap_err();
-        assert_eq!(err.to_string(), "no TEE found: checked /sys/kernel/config/tsm/report, /dev/sev-guest, /dev/tdx_guest");
+        assert_eq!(
+            err.to_string(),
+            "no TEE found: checked /sys/kernel/config/tsm/report, /dev/sev-guest, /dev/tdx_guest"
+        );
     }
 
     #[test]
@@ -604,7 +734,10 @@ mod tests {
     fn detect_reads_the_provider_and_prefers_configfs_tsm() {
         let tmp = tempfile::tempdir().unwrap();
         let none = tmp.path().join("absent");
-        assert!(matches!(detect_with(&none, &none, &none), Err(AttesterError::NoTee { .. })));
+        assert!(matches!(
+            detect_with(&none, &none, &none),
+            Err(AttesterError::NoTee { .. })
+        ));
         let sev = tmp.path().join("sev-guest");
         write(tmp.path(), "sev-guest", b"");
         assert_eq!(detect_with(&none, &none, &sev).unwrap(), Tee::Tdx);
@@ -620,7 +753,9 @@ mod tests {
 
     #[test]
     fn collect_dev_verifies() {
-        let Evidence::Dev(e) = collect(Tee::Dev, &RD).unwrap() else { panic!("not dev evidence") };
+        let Evidence::Dev(e) = collect(Tee::Dev, &RD).unwrap() else {
+            panic!("not dev evidence")
+        };
         let v = verify(&Evidence::Dev(e), &VerifyOptions::at(std::time::SystemTime::now())).unwrap();
         assert_eq!(v.report_data, RD.to_vec());
     }
@@ -633,7 +768,9 @@ mod tests {
         fake_entry(tmp.path(), "sev_guest", &[7u8; REPORT_LEN], Some(&table));
         let out = tsm_report_in(tmp.path(), "sev_guest", &RD).unwrap();
         assert_eq!(fs::read(tmp.path().join("inblob")).unwrap(), RD.to_vec());
-        let Evidence::Snp(e) = evidence_from_tsm(Tee::Snp, out).unwrap() else { panic!("not snp") };
+        let Evidence::Snp(e) = evidence_from_tsm(Tee::Snp, out).unwrap() else {
+            panic!("not snp")
+        };
         assert_eq!(e.report, vec![7u8; REPORT_LEN]);
         assert_eq!(e.vcek, Some(vcek));
         let pem = String::from_utf8(e.chain.unwrap()).unwrap();
@@ -651,7 +788,9 @@ mod tests {
         assert!(matches!(err, AttesterError::Provider { .. }), "{err}");
         // Without an auxblob, the TDX quote still comes out.
         let out = tsm_report_in(tmp.path(), "tdx_guest", &RD).unwrap();
-        let Evidence::Tdx(t) = evidence_from_tsm(Tee::Tdx, out.clone()).unwrap() else { panic!("not tdx") };
+        let Evidence::Tdx(t) = evidence_from_tsm(Tee::Tdx, out.clone()).unwrap() else {
+            panic!("not tdx")
+        };
         assert_eq!(t.quote, b"quote");
         let err = evidence_from_tsm(Tee::Snp, out).unwrap_err();
         assert!(err.to_string().contains("1184 bytes"), "{err}");
@@ -660,46 +799,77 @@ mod tests {
     #[test]
     fn tsm_entry_detects_a_generation_race() {
         let tmp = tempfile::tempdir().unwrap();
-        fake_entry(tmp.path(), "sev_guest", &[0u8; REPORT_LEN], None);
-        let gen = tmp.path().join("generation");
-        fs::remove_file(&gen).unwrap();
-        let c = std::ffi::CString::new(gen.as_os_str().as_encoded_bytes()).unwrap();
+        fake_entry(tmp.path(), "sev_guest", &[], None);
+        write(tmp.path(), "generation", b"4\n");
+        let outblob = tmp.path().join("outblob");
+        fs::remove_file(&outblob).unwrap();
+        let c = std::ffi::CString::new(outblob.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: `c` is a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        // Each open of the FIFO blocks until the writer opens it: the reader sees "4", then
-        // "5", as if another process wrote to the entry between the two reads.
+        // `outblob` is a FIFO: the writer's open returns only once the reader has opened it,
+        // that is after the reader's first `generation` read. The writer then bumps
+        // `generation`, as another process writing to the entry would, before it hands
+        // over the report and closes: the reader's second read sees the new value.
+        let gen = tmp.path().join("generation");
         let writer = std::thread::spawn(move || {
-            for g in ["4\n", "5\n"] {
-                fs::write(&gen, g).unwrap();
-            }
+            use std::io::Write;
+            let mut f = fs::OpenOptions::new().write(true).open(&outblob).unwrap();
+            fs::write(&gen, b"5\n").unwrap();
+            f.write_all(&[0u8; REPORT_LEN]).unwrap();
         });
         let err = tsm_report_in(tmp.path(), "sev_guest", &RD).unwrap_err();
         writer.join().unwrap();
-        assert!(matches!(&err, AttesterError::Race { before, after, .. } if before == "4" && after == "5"), "{err}");
+        assert!(
+            matches!(&err, AttesterError::Race { before, after, .. } if before == "4" && after == "5"),
+            "{err}"
+        );
     }
 
     #[test]
     fn tsm_report_on_a_plain_directory_fails_and_cleans_up() {
         let tmp = tempfile::tempdir().unwrap();
-        let err = collect_with(tmp.path(), Path::new("/nonexistent"), Path::new("/nonexistent"), Tee::Snp, &RD).unwrap_err();
-        assert!(matches!(&err, AttesterError::Io { path, .. } if path.ends_with("provider")), "{err}");
+        let err = collect_with(
+            tmp.path(),
+            Path::new("/nonexistent"),
+            Path::new("/nonexistent"),
+            Tee::Snp,
+            &RD,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, AttesterError::Io { path, .. } if path.ends_with("provider")),
+            "{err}"
+        );
         assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 0);
     }
 
     #[test]
     fn cert_table_prefers_the_vlek_and_refuses_bad_tables() {
-        let t = cert_table(&[(GUID_VCEK, b"vcek"), (GUID_VLEK, b"vlek"), ("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", b"crl")]);
+        let t = cert_table(&[
+            (GUID_VCEK, b"vcek"),
+            (GUID_VLEK, b"vlek"),
+            ("92f81bc3-5811-4d3d-97ff-d19f88dc67ea", b"crl"),
+        ]);
         let c = parse_snp_cert_table(&t).unwrap();
         assert_eq!(c.vek.as_deref(), Some(&b"vlek"[..]));
         assert!(c.ark.is_none() && c.chain_pem().is_none());
 
         let mut bad = cert_table(&[(GUID_ARK, b"ark")]);
         bad[16..20].copy_from_slice(&10_000u32.to_le_bytes());
-        assert!(matches!(parse_snp_cert_table(&bad), Err(AttesterError::Malformed { .. })));
+        assert!(matches!(
+            parse_snp_cert_table(&bad),
+            Err(AttesterError::Malformed { .. })
+        ));
         let unterminated = cert_table(&[(GUID_ARK, b"ark")])[..24].to_vec();
-        assert!(matches!(parse_snp_cert_table(&unterminated), Err(AttesterError::Malformed { .. })));
+        assert!(matches!(
+            parse_snp_cert_table(&unterminated),
+            Err(AttesterError::Malformed { .. })
+        ));
         let dup = cert_table(&[(GUID_ARK, b"a"), (GUID_ARK, b"b")]);
-        assert!(matches!(parse_snp_cert_table(&dup), Err(AttesterError::Malformed { .. })));
+        assert!(matches!(
+            parse_snp_cert_table(&dup),
+            Err(AttesterError::Malformed { .. })
+        ));
         assert!(parse_snp_cert_table(&[]).unwrap().vek.is_none());
     }
 
@@ -713,23 +883,37 @@ mod tests {
 
     #[test]
     fn envelope_round_trips_and_is_strict() {
-        let snp = Evidence::Snp(SnpEvidence { report: vec![1; REPORT_LEN], vcek: Some(vec![2, 3]), chain: None });
+        let snp = Evidence::Snp(SnpEvidence {
+            report: vec![1; REPORT_LEN],
+            vcek: Some(vec![2, 3]),
+            chain: None,
+        });
         let j = snp.to_envelope_json().unwrap();
         assert_eq!(j["tee"], "snp");
         assert_eq!(j["vcek"], "AgM=");
         assert!(j.get("chain").is_none());
-        let Evidence::Snp(back) = Evidence::from_envelope_json(&j).unwrap() else { panic!("not snp") };
-        assert_eq!((back.report, back.vcek, back.chain), (vec![1; REPORT_LEN], Some(vec![2, 3]), None));
+        let Evidence::Snp(back) = Evidence::from_envelope_json(&j).unwrap() else {
+            panic!("not snp")
+        };
+        assert_eq!(
+            (back.report, back.vcek, back.chain),
+            (vec![1; REPORT_LEN], Some(vec![2, 3]), None)
+        );
 
         let dev = collect(Tee::Dev, &RD).unwrap();
         let j = dev.to_envelope_json().unwrap();
         let back = Evidence::from_envelope_json(&j).unwrap();
         verify(&back, &VerifyOptions::at(std::time::SystemTime::now())).unwrap();
 
-        let tdx = Evidence::Tdx(tdx::TdxEvidence { quote: vec![9; 10], collateral: Vec::new() });
+        let tdx = Evidence::Tdx(tdx::TdxEvidence {
+            quote: vec![9; 10],
+            collateral: Vec::new(),
+        });
         let j = tdx.to_envelope_json().unwrap();
         assert!(j.get("collateral").is_none());
-        let Evidence::Tdx(t) = Evidence::from_envelope_json(&j).unwrap() else { panic!("not tdx") };
+        let Evidence::Tdx(t) = Evidence::from_envelope_json(&j).unwrap() else {
+            panic!("not tdx")
+        };
         assert_eq!(t.quote, vec![9; 10]);
 
         for bad in [
@@ -739,7 +923,10 @@ mod tests {
             serde_json::json!({"tee": "snp", "report": "not base64!"}),
             serde_json::json!({"tee": "snp"}),
         ] {
-            assert!(matches!(Evidence::from_envelope_json(&bad), Err(AttesterError::Envelope(_))), "{bad}");
+            assert!(
+                matches!(Evidence::from_envelope_json(&bad), Err(AttesterError::Envelope(_))),
+                "{bad}"
+            );
         }
     }
 

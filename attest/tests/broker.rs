@@ -14,7 +14,9 @@ use sealrun_attest::audit::{self, AuditLog};
 use sealrun_attest::broker::client::{block_on, runtime_data, BrokerClient, ClientError, HttpResponse};
 use sealrun_attest::broker::protocol::{self, AttestRequest, WorkloadClaims};
 use sealrun_attest::broker::token::{verify_with_jwk, TokenSigner};
-use sealrun_attest::broker::{request_resource, AdminToken, Broker, BrokerConfig, DevTee, EvidenceProvider, FnEvidence, RunningBroker};
+use sealrun_attest::broker::{
+    request_resource, AdminToken, Broker, BrokerConfig, DevTee, EvidenceProvider, FnEvidence, RunningBroker,
+};
 use sealrun_attest::evidence::dev;
 use sealrun_attest::jwe;
 use sealrun_attest::keystore::{FileKeyStore, Kek, KeyStore, Secret};
@@ -77,7 +79,10 @@ require_tee = ["snp"]
 }
 
 fn claims() -> WorkloadClaims {
-    WorkloadClaims { image_digest: IMAGE.into(), policy_digest: POLICY_DIGEST.into() }
+    WorkloadClaims {
+        image_digest: IMAGE.into(),
+        policy_digest: POLICY_DIGEST.into(),
+    }
 }
 
 /// A clock the test moves by hand.
@@ -86,13 +91,20 @@ struct TestClock(Arc<Mutex<SystemTime>>);
 
 impl TestClock {
     fn new() -> TestClock {
-        TestClock(Arc::new(Mutex::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000))))
+        TestClock(Arc::new(Mutex::new(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        )))
     }
     fn advance(&self, d: Duration) {
         *self.0.lock().unwrap() += d;
     }
     fn unix(&self) -> u64 {
-        self.0.lock().unwrap().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()
+        self.0
+            .lock()
+            .unwrap()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
     }
 }
 
@@ -154,7 +166,8 @@ fn start_with(policy: &str, tls: Option<Arc<rustls::ServerConfig>>, customise: i
     let dir = tempfile::tempdir().unwrap();
     let keys = Arc::new(FileKeyStore::open(&dir.path().join("keys.json"), Kek::from_bytes([7u8; 32])).unwrap());
     keys.put(KEY_ID, Secret::new(KEY.to_vec())).unwrap();
-    keys.put(OTHER_KEY_ID, Secret::new(b"other image's key".to_vec())).unwrap();
+    keys.put(OTHER_KEY_ID, Secret::new(b"other image's key".to_vec()))
+        .unwrap();
     let audit = Arc::new(AuditLog::open(&dir.path().join("audit.log")).unwrap());
     let policy = Policy::from_str(policy, "broker-test.toml").unwrap();
     let clock = TestClock::new();
@@ -164,9 +177,22 @@ fn start_with(policy: &str, tls: Option<Arc<rustls::ServerConfig>>, customise: i
     config.admin_token = Some(AdminToken::new(ADMIN_TOKEN.as_bytes()));
     customise(&mut config);
     let is_tls = tls.is_some();
-    let broker = Broker::new(config).unwrap().spawn("127.0.0.1:0".parse().unwrap(), tls).unwrap();
-    let url = if is_tls { format!("https://localhost:{}", broker.addr.port()) } else { broker.url(false) };
-    Env { dir, broker: Some(broker), url, clock, keys }
+    let broker = Broker::new(config)
+        .unwrap()
+        .spawn("127.0.0.1:0".parse().unwrap(), tls)
+        .unwrap();
+    let url = if is_tls {
+        format!("https://localhost:{}", broker.addr.port())
+    } else {
+        broker.url(false)
+    };
+    Env {
+        dir,
+        broker: Some(broker),
+        url,
+        clock,
+        keys,
+    }
 }
 
 fn start(policy: &str) -> Env {
@@ -176,7 +202,12 @@ fn start(policy: &str) -> Env {
 /// Asserts a refusal with this status and error code; returns the detail.
 fn refused<T: std::fmt::Debug>(r: Result<T, ClientError>, status: u16, code: &str) -> String {
     match r {
-        Err(ClientError::Refused { status: s, code: c, detail, .. }) => {
+        Err(ClientError::Refused {
+            status: s,
+            code: c,
+            detail,
+            ..
+        }) => {
             assert_eq!((s, c.as_str()), (status, code), "detail: {detail}");
             detail
         }
@@ -189,11 +220,16 @@ fn prepare(client: &mut BrokerClient, key: &jwe::EphemeralKey, claims: &Workload
     let ch = block_on(client.auth("dev")).unwrap().unwrap();
     let rd = runtime_data(&ch.nonce, key.public_jwk(), claims);
     let ev = DevTee.evidence(&protocol::report_data(&rd)).unwrap();
-    AttestRequest { runtime_data: rd, tee_evidence: ev }
+    AttestRequest {
+        runtime_data: rd,
+        tee_evidence: ev,
+    }
 }
 
 fn get(client: &mut BrokerClient, path: &str, headers: &[(hyper::header::HeaderName, String)]) -> HttpResponse {
-    block_on(client.send(hyper::Method::GET, path, headers, Vec::new())).unwrap().unwrap()
+    block_on(client.send(hyper::Method::GET, path, headers, Vec::new()))
+        .unwrap()
+        .unwrap()
 }
 
 #[test]
@@ -217,7 +253,11 @@ fn happy_path_releases_the_exact_key() {
     assert!(tc["evidence-digest"].as_str().unwrap().starts_with("sha256:"));
     let (iat, exp) = (tc["iat"].as_u64().unwrap(), tc["exp"].as_u64().unwrap());
     assert!(exp > iat && exp - iat <= 300, "iat {iat} exp {exp}");
-    assert!(tc["appraisal"].as_array().unwrap().iter().any(|c| c["rule"] == "attestation.allow_dev" && c["passed"] == true));
+    assert!(tc["appraisal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["rule"] == "attestation.allow_dev" && c["passed"] == true));
     // Cookie only (no bearer): the session attested, so it may fetch.
     let compact = block_on(c.resource(KEY_ID, None)).unwrap().unwrap();
     assert_eq!(&jwe::decrypt(&eph, &compact).unwrap()[..], KEY);
@@ -225,9 +265,18 @@ fn happy_path_releases_the_exact_key() {
     assert!(jwe::decrypt(&jwe::EphemeralKey::generate(), &compact).is_err());
 
     let metrics = String::from_utf8(get(&mut c, "/metrics", &[]).body).unwrap();
-    assert!(metrics.contains("sealrun_broker_auth_total{result=\"ok\"} 2\n"), "{metrics}");
-    assert!(metrics.contains("sealrun_broker_attest_total{result=\"ok\"} 2\n"), "{metrics}");
-    assert!(metrics.contains("sealrun_broker_resource_total{result=\"released\"} 2\n"), "{metrics}");
+    assert!(
+        metrics.contains("sealrun_broker_auth_total{result=\"ok\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sealrun_broker_attest_total{result=\"ok\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sealrun_broker_resource_total{result=\"released\"} 2\n"),
+        "{metrics}"
+    );
 
     let records = env.finish();
     assert_eq!(
@@ -260,7 +309,10 @@ fn tokens_and_session_ids_never_reach_the_audit_log() {
     block_on(c.resource(KEY_ID, Some(&token))).unwrap().unwrap();
     let text = std::fs::read_to_string(env.audit_path()).unwrap();
     assert!(!text.contains(&token));
-    assert!(!text.contains(token.split('.').nth(2).unwrap()), "the token signature leaked");
+    assert!(
+        !text.contains(token.split('.').nth(2).unwrap()),
+        "the token signature leaked"
+    );
     assert!(!text.contains(&sid));
     assert_eq!(env.finish().len(), 3);
 }
@@ -314,7 +366,12 @@ fn a_stale_nonce_is_refused() {
     block_on(c.attest(&req)).unwrap().unwrap();
     assert_eq!(
         outcomes(&env.finish()),
-        vec![o("auth", "ok", ""), o("attest", "denied", "nonce_expired"), o("auth", "ok", ""), o("attest", "ok", "")]
+        vec![
+            o("auth", "ok", ""),
+            o("attest", "denied", "nonce_expired"),
+            o("auth", "ok", ""),
+            o("attest", "ok", "")
+        ]
     );
 }
 
@@ -341,7 +398,11 @@ fn evidence_for_other_runtime_data_is_refused() {
             DevTee.evidence(&other).map_err(|e| e.to_string())
         },
     };
-    let d = refused(request_resource(&env.url, KEY_ID, &lying, &claims(), None), 401, "report_data_mismatch");
+    let d = refused(
+        request_resource(&env.url, KEY_ID, &lying, &claims(), None),
+        401,
+        "report_data_mismatch",
+    );
     assert!(d.contains("report_data"), "{d}");
 
     // Sending other claims than the evidence binds.
@@ -359,7 +420,11 @@ fn evidence_for_other_runtime_data_is_refused() {
             Ok(json!({"tee": "dev", "report": base64::engine::general_purpose::STANDARD.encode(report)}))
         },
     };
-    refused(request_resource(&env.url, KEY_ID, &forged, &claims(), None), 401, "evidence_invalid");
+    refused(
+        request_resource(&env.url, KEY_ID, &forged, &claims(), None),
+        401,
+        "evidence_invalid",
+    );
 
     assert_eq!(
         outcomes(&env.finish()),
@@ -389,7 +454,11 @@ fn tee_pubkey_must_be_an_ec_p256_jwk() {
         // Evidence that binds this runtime-data, so only the key is wrong.
         let ev = DevTee.evidence(&protocol::report_data(&rd)).unwrap();
         let d = refused(
-            block_on(c.attest(&AttestRequest { runtime_data: rd, tee_evidence: ev })).unwrap(),
+            block_on(c.attest(&AttestRequest {
+                runtime_data: rd,
+                tee_evidence: ev,
+            }))
+            .unwrap(),
             400,
             "tee_pubkey_invalid",
         );
@@ -397,7 +466,13 @@ fn tee_pubkey_must_be_an_ec_p256_jwk() {
     }
     let records = env.finish();
     assert_eq!(records.len(), 6);
-    assert_eq!(outcomes(&records).iter().filter(|x| x.2 == "tee_pubkey_invalid").count(), 3);
+    assert_eq!(
+        outcomes(&records)
+            .iter()
+            .filter(|x| x.2 == "tee_pubkey_invalid")
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -405,17 +480,31 @@ fn a_policy_without_allow_dev_refuses_the_dev_tee() {
     let env = start(&snp_policy());
     let mut c = env.client();
     let d = refused(block_on(c.auth("dev")).unwrap(), 401, "tee_not_accepted");
-    assert!(d.contains("attestation.allow_dev") && d.contains("attestation.tee"), "{d}");
-    let d = refused(request_resource(&env.url, KEY_ID, &DevTee, &claims(), None), 401, "tee_not_accepted");
+    assert!(
+        d.contains("attestation.allow_dev") && d.contains("attestation.tee"),
+        "{d}"
+    );
+    let d = refused(
+        request_resource(&env.url, KEY_ID, &DevTee, &claims(), None),
+        401,
+        "tee_not_accepted",
+    );
     assert!(d.contains("dev"), "{d}");
     refused(block_on(c.auth("sgx")).unwrap(), 400, "tee_unknown");
     let records = env.finish();
     assert_eq!(
         outcomes(&records),
-        vec![o("auth", "denied", "tee_not_accepted"), o("auth", "denied", "tee_not_accepted"), o("auth", "denied", "tee_unknown")]
+        vec![
+            o("auth", "denied", "tee_not_accepted"),
+            o("auth", "denied", "tee_not_accepted"),
+            o("auth", "denied", "tee_unknown")
+        ]
     );
     let failed = records[0]["decision"]["failed"].as_array().unwrap();
-    assert!(failed.iter().any(|c| c["rule"] == "attestation.allow_dev"), "{failed:?}");
+    assert!(
+        failed.iter().any(|c| c["rule"] == "attestation.allow_dev"),
+        "{failed:?}"
+    );
 }
 
 #[test]
@@ -426,14 +515,29 @@ fn release_follows_the_keys_policy() {
     let req = prepare(&mut c, &eph, &claims());
     let token = block_on(c.attest(&req)).unwrap().unwrap();
     // A key bound to another image.
-    let d = refused(block_on(c.resource(OTHER_KEY_ID, Some(&token))).unwrap(), 403, "release_denied");
-    assert!(d.contains(&format!("keys.entries[{OTHER_KEY_ID}].image_digest")) && d.contains(OTHER_IMAGE), "{d}");
+    let d = refused(
+        block_on(c.resource(OTHER_KEY_ID, Some(&token))).unwrap(),
+        403,
+        "release_denied",
+    );
+    assert!(
+        d.contains(&format!("keys.entries[{OTHER_KEY_ID}].image_digest")) && d.contains(OTHER_IMAGE),
+        "{d}"
+    );
     // A key the policy does not list (even if the store had it).
     env.keys.put("models/key/unlisted", Secret::new(b"x".to_vec())).unwrap();
-    let d = refused(block_on(c.resource("models/key/unlisted", Some(&token))).unwrap(), 403, "release_denied");
+    let d = refused(
+        block_on(c.resource("models/key/unlisted", Some(&token))).unwrap(),
+        403,
+        "release_denied",
+    );
     assert!(d.contains("keys.entries.id"), "{d}");
     // Listed and allowed, but not in the store.
-    refused(block_on(c.resource(UNSTORED_KEY_ID, Some(&token))).unwrap(), 404, "resource_not_found");
+    refused(
+        block_on(c.resource(UNSTORED_KEY_ID, Some(&token))).unwrap(),
+        404,
+        "resource_not_found",
+    );
     // And the right one.
     let jwe_text = block_on(c.resource(KEY_ID, Some(&token))).unwrap().unwrap();
     assert_eq!(&jwe::decrypt(&eph, &jwe_text).unwrap()[..], KEY);
@@ -474,7 +578,11 @@ fn resources_need_a_valid_unexpired_token() {
     let jwk = block_on(fresh.token_key()).unwrap().unwrap();
     let claims_json = verify_with_jwk(&jwk, &token, env.clock.unix()).unwrap();
     let other = TokenSigner::generate().unwrap();
-    let d = refused(block_on(fresh.resource(KEY_ID, Some(&other.sign(&claims_json)))).unwrap(), 401, "token_invalid");
+    let d = refused(
+        block_on(fresh.resource(KEY_ID, Some(&other.sign(&claims_json)))).unwrap(),
+        401,
+        "token_invalid",
+    );
     assert!(d.contains("kid"), "{d}");
     // This broker's header and signature over changed claims (another image).
     let parts: Vec<&str> = token.split('.').collect();
@@ -482,15 +590,27 @@ fn resources_need_a_valid_unexpired_token() {
     changed["image-digest"] = OTHER_IMAGE.into();
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let forged = format!("{}.{}.{}", parts[0], b64.encode(changed.to_string()), parts[2]);
-    let d = refused(block_on(fresh.resource(OTHER_KEY_ID, Some(&forged))).unwrap(), 401, "token_invalid");
+    let d = refused(
+        block_on(fresh.resource(OTHER_KEY_ID, Some(&forged))).unwrap(),
+        401,
+        "token_invalid",
+    );
     assert!(d.contains("signature"), "{d}");
-    refused(block_on(fresh.resource(KEY_ID, Some("not.a.token"))).unwrap(), 401, "token_invalid");
+    refused(
+        block_on(fresh.resource(KEY_ID, Some("not.a.token"))).unwrap(),
+        401,
+        "token_invalid",
+    );
 
     // Still valid one second before expiry, then expired (bearer and cookie alike).
     env.clock.advance(Duration::from_secs(299));
     block_on(fresh.resource(KEY_ID, Some(&token))).unwrap().unwrap();
     env.clock.advance(Duration::from_secs(1));
-    refused(block_on(fresh.resource(KEY_ID, Some(&token))).unwrap(), 401, "token_expired");
+    refused(
+        block_on(fresh.resource(KEY_ID, Some(&token))).unwrap(),
+        401,
+        "token_expired",
+    );
     refused(block_on(c.resource(KEY_ID, None)).unwrap(), 401, "token_expired");
 
     let records = env.finish();
@@ -518,36 +638,74 @@ fn admin_api_needs_the_admin_token() {
     let mut c = env.client();
     let bearer = |t: &str| vec![(hyper::header::AUTHORIZATION, format!("Bearer {t}"))];
     // Without a token, and with a wrong one (same length, and a prefix of the right one).
-    let r = block_on(c.send(hyper::Method::GET, "/admin/keys", &[], Vec::new())).unwrap().unwrap();
-    assert_eq!(r.status, 401);
-    let wrong = "x".repeat(ADMIN_TOKEN.len());
-    refused(block_on(c.admin_list(wrong.as_bytes())).unwrap(), 401, "admin_unauthorized");
-    refused(block_on(c.admin_put(&ADMIN_TOKEN.as_bytes()[..10], KEY_ID, b"evil")).unwrap(), 401, "admin_unauthorized");
-    refused(block_on(c.admin_delete(b"wrong", KEY_ID)).unwrap(), 401, "admin_unauthorized");
-    let r = block_on(c.send(hyper::Method::PUT, &format!("/admin/keys/{KEY_ID}"), &bearer("nope"), b"evil".to_vec()))
+    let r = block_on(c.send(hyper::Method::GET, "/admin/keys", &[], Vec::new()))
         .unwrap()
         .unwrap();
     assert_eq!(r.status, 401);
+    let wrong = "x".repeat(ADMIN_TOKEN.len());
+    refused(
+        block_on(c.admin_list(wrong.as_bytes())).unwrap(),
+        401,
+        "admin_unauthorized",
+    );
+    refused(
+        block_on(c.admin_put(&ADMIN_TOKEN.as_bytes()[..10], KEY_ID, b"evil")).unwrap(),
+        401,
+        "admin_unauthorized",
+    );
+    refused(
+        block_on(c.admin_delete(b"wrong", KEY_ID)).unwrap(),
+        401,
+        "admin_unauthorized",
+    );
+    let r = block_on(c.send(
+        hyper::Method::PUT,
+        &format!("/admin/keys/{KEY_ID}"),
+        &bearer("nope"),
+        b"evil".to_vec(),
+    ))
+    .unwrap()
+    .unwrap();
+    assert_eq!(r.status, 401);
     // Nothing changed.
-    assert_eq!(&env.keys.get(KEY_ID).unwrap().unwrap().expose()[..], KEY);
+    assert_eq!(env.keys.get(KEY_ID).unwrap().unwrap().expose(), KEY);
 
     // With the token: list, replace, fetch the new key through the full flow, delete.
     let t = ADMIN_TOKEN.as_bytes();
-    assert_eq!(block_on(c.admin_list(t)).unwrap().unwrap(), vec![KEY_ID.to_string(), OTHER_KEY_ID.to_string()]);
+    assert_eq!(
+        block_on(c.admin_list(t)).unwrap().unwrap(),
+        vec![KEY_ID.to_string(), OTHER_KEY_ID.to_string()]
+    );
     block_on(c.admin_put(t, KEY_ID, b"rotated key")).unwrap().unwrap();
     let key = request_resource(&env.url, KEY_ID, &DevTee, &claims(), None).unwrap();
     assert_eq!(&key[..], b"rotated key");
     block_on(c.admin_delete(t, KEY_ID)).unwrap().unwrap();
     refused(block_on(c.admin_delete(t, KEY_ID)).unwrap(), 404, "resource_not_found");
-    assert_eq!(block_on(c.admin_list(t)).unwrap().unwrap(), vec![OTHER_KEY_ID.to_string()]);
-    refused(request_resource(&env.url, KEY_ID, &DevTee, &claims(), None), 404, "resource_not_found");
+    assert_eq!(
+        block_on(c.admin_list(t)).unwrap().unwrap(),
+        vec![OTHER_KEY_ID.to_string()]
+    );
+    refused(
+        request_resource(&env.url, KEY_ID, &DevTee, &claims(), None),
+        404,
+        "resource_not_found",
+    );
 
     let metrics = String::from_utf8(get(&mut c, "/metrics", &[]).body).unwrap();
-    assert!(metrics.contains("sealrun_broker_admin_total{op=\"list\",result=\"denied\"} 2\n"), "{metrics}");
-    assert!(metrics.contains("sealrun_broker_admin_total{op=\"put\",result=\"ok\"} 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("sealrun_broker_admin_total{op=\"list\",result=\"denied\"} 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sealrun_broker_admin_total{op=\"put\",result=\"ok\"} 1\n"),
+        "{metrics}"
+    );
 
     let records = env.finish();
-    let admin: Vec<_> = outcomes(&records).into_iter().filter(|x| x.0.starts_with("admin_")).collect();
+    let admin: Vec<_> = outcomes(&records)
+        .into_iter()
+        .filter(|x| x.0.starts_with("admin_"))
+        .collect();
     assert_eq!(
         admin,
         vec![
@@ -583,7 +741,11 @@ fn plain_http_is_loopback_only() {
     let keys = Arc::new(FileKeyStore::open(&dir.path().join("k"), Kek::from_bytes([1; 32])).unwrap());
     let audit = Arc::new(AuditLog::open(&dir.path().join("a")).unwrap());
     let config = BrokerConfig::new(Policy::from_str(&dev_policy(), "p.toml").unwrap(), keys, audit);
-    let err = Broker::new(config).unwrap().spawn("0.0.0.0:0".parse().unwrap(), None).err().unwrap();
+    let err = Broker::new(config)
+        .unwrap()
+        .spawn("0.0.0.0:0".parse().unwrap(), None)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("loopback"), "{err}");
     let err = BrokerClient::new("http://192.0.2.7:8080", None)
         .and_then(|mut c| block_on(c.auth("dev")).unwrap().map(|_| ()))
@@ -597,25 +759,85 @@ fn openssl(args: &[&str], dir: &Path) {
         .current_dir(dir)
         .output()
         .expect("openssl (Debian package `openssl`) makes the test PKI");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn tls_end_to_end() {
     let pki = tempfile::tempdir().unwrap();
     let d = pki.path();
-    openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"], d);
-    openssl(&["req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=sealrun test CA", "-days", "2", "-out", "ca.pem"], d);
-    openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key"], d);
-    openssl(&["req", "-new", "-key", "server.key", "-subj", "/CN=localhost", "-out", "server.csr"], d);
+    openssl(
+        &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"],
+        d,
+    );
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/CN=sealrun test CA",
+            "-days",
+            "2",
+            "-out",
+            "ca.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "server.key",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-key",
+            "server.key",
+            "-subj",
+            "/CN=localhost",
+            "-out",
+            "server.csr",
+        ],
+        d,
+    );
     std::fs::write(
         d.join("ext.cnf"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
     openssl(
-        &["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-          "-extfile", "ext.cnf", "-out", "server.pem"],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
         d,
     );
     let tls = sealrun_attest::broker::server::tls_server_config(&d.join("server.pem"), &d.join("server.key")).unwrap();
@@ -627,6 +849,16 @@ fn tls_end_to_end() {
     let err = request_resource(&env.url, KEY_ID, &DevTee, &claims(), Some(&d.join("server.pem"))).unwrap_err();
     assert!(matches!(err, ClientError::Tls { .. }), "{err}");
     // https without a root to trust is refused before connecting.
-    assert!(matches!(BrokerClient::new(&env.url, None), Err(ClientError::TlsRoot { .. })));
-    assert_eq!(outcomes(&env.finish()), vec![o("auth", "ok", ""), o("attest", "ok", ""), o("resource", "released", "")]);
+    assert!(matches!(
+        BrokerClient::new(&env.url, None),
+        Err(ClientError::TlsRoot { .. })
+    ));
+    assert_eq!(
+        outcomes(&env.finish()),
+        vec![
+            o("auth", "ok", ""),
+            o("attest", "ok", ""),
+            o("resource", "released", "")
+        ]
+    );
 }

@@ -554,3 +554,28 @@ fn an_expired_synthetic_vcek_fails() {
     let err = snp_verify(e, &with_root(&pki)).unwrap_err();
     assert!(matches!(err, SnpError::CertExpired { which: "VCEK", .. }), "{err}");
 }
+
+#[test]
+fn virtee_turin_chain_is_valid_against_the_pinned_turin_root() {
+    let vek = fixture("virtee-turin-chain/vcek_turin.der");
+    let chain = fixture("virtee-turin-chain/cert_chain_turin");
+    let product = snp::verify_vek_chain(&vek, Some(&chain), snp::SigningKey::Vcek, &at(june_2025())).unwrap();
+    assert_eq!(product, "Turin");
+    // Also through the pinned Turin ASK alone.
+    assert_eq!(
+        snp::verify_vek_chain(&vek, None, snp::SigningKey::Vcek, &at(june_2025())).unwrap(),
+        "Turin"
+    );
+    // A Milan chain does not issue it.
+    let err = snp::verify_vek_chain(
+        &vek,
+        Some(&fixture("virtee-milan/cert_chain_milan")),
+        snp::SigningKey::Vcek,
+        &at(june_2025()),
+    )
+    .unwrap_err();
+    assert!(matches!(err, SnpError::NoTrustedChain { .. }), "{err}");
+    // A VCEK is not a VLEK.
+    let err = snp::verify_vek_chain(&vek, Some(&chain), snp::SigningKey::Vlek, &at(june_2025())).unwrap_err();
+    assert!(matches!(err, SnpError::Extension { name: "subject CN", .. }), "{err}");
+}

@@ -13,8 +13,7 @@ use sealrun_image::oci::cosign::{parse_public_key, verify_image, SIMPLE_SIGNING_
 use sealrun_image::oci::{referrers, FoundBy, OciError, OciLayout, ReferrerKind};
 use sha2::{Digest, Sha256};
 
-const MODEL_MANIFEST: &str =
-    "sha256:aa28a7025d64c032dd0283e48f56f720c386f2780b92da4fc11a5db7ce94511d";
+const MODEL_MANIFEST: &str = "sha256:aa28a7025d64c032dd0283e48f56f720c386f2780b92da4fc11a5db7ce94511d";
 const EMPTY_CONFIG: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
 
 fn fixtures() -> PathBuf {
@@ -38,10 +37,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A P-256 key made from a seed (the test needs no RNG to make one).
@@ -50,9 +46,7 @@ fn key(seed: &str) -> SigningKey {
 }
 
 fn public_pem(key: &SigningKey) -> String {
-    key.verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .unwrap()
+    key.verifying_key().to_public_key_pem(LineEnding::LF).unwrap()
 }
 
 fn payload(digest: &str, kind: &str) -> Vec<u8> {
@@ -103,8 +97,7 @@ fn signed_layout(payload: &[u8], signature: &str, attach: Attach) -> (tempfile::
         ),
     };
     let index_path = root.join("index.json");
-    let mut index: serde_json::Value =
-        serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
+    let mut index: serde_json::Value = serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
     let desc: serde_json::Value = serde_json::from_str(&format!(
         r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{manifest_digest}","size":{}{annotations}}}"#,
         manifest.len()
@@ -124,10 +117,7 @@ fn a_referrer_signature_verifies() {
 
     let found = referrers(&layout, MODEL_MANIFEST).unwrap();
     assert_eq!(found.len(), 3, "the bundle, the BOM and the signature");
-    let sig = found
-        .iter()
-        .find(|r| r.kind == ReferrerKind::CosignSignature)
-        .unwrap();
+    let sig = found.iter().find(|r| r.kind == ReferrerKind::CosignSignature).unwrap();
     assert_eq!(sig.payloads[0].bytes, p);
 
     let vk = parse_public_key(&public_pem(&signer), "test key").unwrap();
@@ -174,10 +164,7 @@ fn a_signature_for_another_digest_fails() {
     let err = verify_image(&layout, MODEL_MANIFEST, &vk).unwrap_err();
     match &err {
         OciError::Field {
-            field,
-            expected,
-            found,
-            ..
+            field, expected, found, ..
         } => {
             assert_eq!(field, "critical.image.docker-manifest-digest");
             assert_eq!(expected, MODEL_MANIFEST);
@@ -220,12 +207,13 @@ fn no_signature_is_an_error_naming_the_tag() {
     let vk = parse_public_key(&public_pem(&key("k")), "test key").unwrap();
     let err = verify_image(&layout, MODEL_MANIFEST, &vk).unwrap_err();
     assert!(matches!(err, OciError::NoSignature { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("sha256-{}.sig", &MODEL_MANIFEST[7..])));
+    assert!(err
+        .to_string()
+        .contains(&format!("sha256-{}.sig", &MODEL_MANIFEST[7..])));
 }
 
 #[test]
 fn a_non_p256_or_garbled_key_is_refused() {
-    let err = parse_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "k")
-        .unwrap_err();
+    let err = parse_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "k").unwrap_err();
     assert!(matches!(err, OciError::Cosign { .. }), "{err}");
 }

@@ -7,13 +7,12 @@ use std::path::{Path, PathBuf};
 use sealrun_image::oci::layout::{BlobDigest, DigestAlgorithm};
 use sealrun_image::oci::media::{artifact_format, ArtifactFormat};
 use sealrun_image::oci::{
-    model_files, referrers, unpack_layer, Compression, FileKind, FoundBy, OciError, OciLayout,
-    ReferrerKind, UnpackLimits,
+    model_files, referrers, unpack_layer, Compression, FileKind, FoundBy, OciError, OciLayout, ReferrerKind,
+    UnpackLimits,
 };
 use sha2::{Digest, Sha256};
 
-const MODEL_MANIFEST: &str =
-    "sha256:aa28a7025d64c032dd0283e48f56f720c386f2780b92da4fc11a5db7ce94511d";
+const MODEL_MANIFEST: &str = "sha256:aa28a7025d64c032dd0283e48f56f720c386f2780b92da4fc11a5db7ce94511d";
 const WEIGHTS: &str = "sha256:fbbab289f7f94b25736c58be46a994c441fd02552cc6022352e3d86d2fab7c83";
 const BOM_LAYER: &str = "9994bce120c939c645e98a2ab35cafc1dce74b4ea835b58ae0b1d98942001dee";
 
@@ -54,10 +53,7 @@ fn blob_path(root: &Path, digest: &str) -> PathBuf {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
@@ -141,15 +137,9 @@ fn finds_both_referrers_by_subject() {
         assert_eq!(r.found_by, FoundBy::Subject);
         assert_eq!(r.payloads.len(), 1);
     }
-    assert_eq!(
-        bundle.artifact_type,
-        "application/vnd.dev.sigstore.bundle.v0.3+json"
-    );
+    assert_eq!(bundle.artifact_type, "application/vnd.dev.sigstore.bundle.v0.3+json");
     let b: serde_json::Value = serde_json::from_slice(&bundle.payloads[0].bytes).unwrap();
-    assert_eq!(
-        b["mediaType"],
-        "application/vnd.dev.sigstore.bundle.v0.3+json"
-    );
+    assert_eq!(b["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
     assert!(b["dsseEnvelope"]["payload"].is_string());
     let c: serde_json::Value = serde_json::from_slice(&bom.payloads[0].bytes).unwrap();
     assert_eq!(c["bomFormat"], "CycloneDX");
@@ -190,7 +180,10 @@ fn a_flipped_byte_is_a_digest_error_naming_the_blob() {
     assert!(matches!(err, OciError::DigestMismatch { .. }), "{err}");
     let msg = err.to_string();
     assert!(
-        msg.starts_with(&format!("blobs/sha256/{}: digest expected {WEIGHTS}, found sha256:", &WEIGHTS[7..])),
+        msg.starts_with(&format!(
+            "blobs/sha256/{}: digest expected {WEIGHTS}, found sha256:",
+            &WEIGHTS[7..]
+        )),
         "{msg}"
     );
 
@@ -216,7 +209,17 @@ fn a_wrong_size_in_index_json_is_a_size_error() {
 
     let layout = OciLayout::open(&root).unwrap();
     let err = layout.resolve("v1").unwrap_err();
-    assert!(matches!(err, OciError::SizeMismatch { expected: 1240, found: 1235, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            OciError::SizeMismatch {
+                expected: 1240,
+                found: 1235,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(
         err.to_string(),
         format!("blobs/sha256/{}: size expected 1240, found 1235", &MODEL_MANIFEST[7..])
@@ -234,7 +237,14 @@ fn a_blob_longer_than_declared_is_refused_before_reading() {
     let m = layout.resolve("v1").unwrap();
     let err = layout.open_descriptor(&m.manifest.layers()[2]).err().unwrap();
     assert!(
-        matches!(err, OciError::SizeMismatch { expected: 1_048_576, found: 1_048_584, .. }),
+        matches!(
+            err,
+            OciError::SizeMismatch {
+                expected: 1_048_576,
+                found: 1_048_584,
+                ..
+            }
+        ),
         "{err}"
     );
 }
@@ -309,9 +319,7 @@ fn unpacks_the_raw_model_layers_at_their_paths() {
     assert_eq!(format!("sha256:{}", sha256_hex(&weights)), WEIGHTS);
 
     // A second unpack of the same layer does not overwrite what is there.
-    let err =
-        unpack_layer(&layout, &m.manifest.layers()[0], &target, &UnpackLimits::default())
-            .unwrap_err();
+    let err = unpack_layer(&layout, &m.manifest.layers()[0], &target, &UnpackLimits::default()).unwrap_err();
     assert!(matches!(err, OciError::UnsafeEntry { .. }), "{err}");
     assert!(target.join("config.json").exists(), "the earlier file stays");
 }

@@ -107,7 +107,12 @@ impl Scene {
         self.tmp.path().join("outside")
     }
 
-    fn unpack(&self, tar: &[u8], compression: Compression, limits: &UnpackLimits) -> Result<sealrun_image::oci::UnpackReport, OciError> {
+    fn unpack(
+        &self,
+        tar: &[u8],
+        compression: Compression,
+        limits: &UnpackLimits,
+    ) -> Result<sealrun_image::oci::UnpackReport, OciError> {
         unpack_tar(tar, compression, &self.target(), limits, "test-layer")
     }
 
@@ -176,10 +181,7 @@ fn an_honest_tar_unpacks() {
 #[test]
 fn gzip_and_zstd_layers_unpack() {
     let raw = tar_of(&honest_entries());
-    for (compression, bytes) in [
-        (Compression::TarGzip, gzip(&raw)),
-        (Compression::TarZstd, zstd(&raw)),
-    ] {
+    for (compression, bytes) in [(Compression::TarGzip, gzip(&raw)), (Compression::TarZstd, zstd(&raw))] {
         let s = Scene::new();
         let report = s.unpack(&bytes, compression, &UnpackLimits::default()).unwrap();
         assert_eq!(report.entries, 7, "{compression:?}");
@@ -193,7 +195,9 @@ fn a_corrupt_gzip_stream_fails_and_removes_what_it_wrote() {
     let mut bytes = gzip(&tar_of(&honest_entries()));
     let n = bytes.len();
     bytes.truncate(n - 12);
-    let err = s.unpack(&bytes, Compression::TarGzip, &UnpackLimits::default()).unwrap_err();
+    let err = s
+        .unpack(&bytes, Compression::TarGzip, &UnpackLimits::default())
+        .unwrap_err();
     assert!(matches!(err, OciError::UnpackIo { .. }), "{err}");
     s.assert_clean();
 }
@@ -223,17 +227,12 @@ fn absolute_paths_are_refused() {
 fn a_symlink_out_is_refused_and_nothing_is_written_through_it() {
     let s = Scene::new();
     let err = s
-        .unpack_tar(&[
-            link("evil", EntryType::Symlink, "../outside"),
-            file("evil/x", b"pwned"),
-        ])
+        .unpack_tar(&[link("evil", EntryType::Symlink, "../outside"), file("evil/x", b"pwned")])
         .unwrap_err();
     assert_unsafe(&err, "evil");
     s.assert_clean();
 
-    let err = s
-        .unpack_tar(&[link("evil", EntryType::Symlink, "/etc")])
-        .unwrap_err();
+    let err = s.unpack_tar(&[link("evil", EntryType::Symlink, "/etc")]).unwrap_err();
     assert_unsafe(&err, "evil");
     s.assert_clean();
 }
@@ -309,9 +308,7 @@ fn a_hardlink_to_a_symlink_inside_is_refused() {
 fn device_nodes_and_fifos_are_refused() {
     for kind in [EntryType::Char, EntryType::Block, EntryType::Fifo] {
         let s = Scene::new();
-        let err = s
-            .unpack_tar(&[file("a", b"a"), special("dev", kind)])
-            .unwrap_err();
+        let err = s.unpack_tar(&[file("a", b"a"), special("dev", kind)]).unwrap_err();
         assert_unsafe(&err, "dev");
         assert!(err.to_string().contains("device nodes and fifos"), "{err}");
         s.assert_clean();
@@ -347,7 +344,9 @@ fn too_large_names_the_entry_over_the_limit() {
     };
     let err = s.unpack(&tar_of(&entries), Compression::Tar, &limits).unwrap_err();
     match &err {
-        OciError::TooLarge { entry, total, limit, .. } => {
+        OciError::TooLarge {
+            entry, total, limit, ..
+        } => {
             assert_eq!(entry, "big");
             assert_eq!((*total, *limit), (120, 100));
         }
@@ -359,9 +358,7 @@ fn too_large_names_the_entry_over_the_limit() {
 #[test]
 fn a_duplicate_entry_does_not_overwrite() {
     let s = Scene::new();
-    let err = s
-        .unpack_tar(&[file("a", b"first"), file("a", b"second")])
-        .unwrap_err();
+    let err = s.unpack_tar(&[file("a", b"first"), file("a", b"second")]).unwrap_err();
     assert_unsafe(&err, "a");
     s.assert_clean();
 }

@@ -49,12 +49,21 @@ pub enum ClientError {
         source: std::io::Error,
     },
     #[error("HTTP {method} {path}: {reason}")]
-    Http { method: String, path: String, reason: String },
+    Http {
+        method: String,
+        path: String,
+        reason: String,
+    },
     #[error("HTTP {method} {path} timed out after {}s", REQUEST_TIMEOUT.as_secs())]
     Timeout { method: String, path: String },
     /// The broker answered with an error status.
     #[error("{step}: the broker refused ({status}): {code}: {detail}")]
-    Refused { step: &'static str, status: u16, code: String, detail: String },
+    Refused {
+        step: &'static str,
+        status: u16,
+        code: String,
+        detail: String,
+    },
     #[error("{step}: unexpected response from the broker: {reason}")]
     Protocol { step: &'static str, reason: String },
     #[error("collecting evidence: {0}")]
@@ -138,7 +147,10 @@ struct Target {
 }
 
 fn parse_url(url: &str) -> Result<Target, ClientError> {
-    let bad = |reason: &str| ClientError::Url { url: url.to_string(), reason: reason.to_string() };
+    let bad = |reason: &str| ClientError::Url {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
     let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
         (true, r)
     } else if let Some(r) = url.strip_prefix("http://") {
@@ -161,14 +173,23 @@ fn parse_url(url: &str) -> Result<Target, ClientError> {
         (h.to_string(), port)
     } else {
         match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| bad("the port is not a number 0-65535"))?),
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse().map_err(|_| bad("the port is not a number 0-65535"))?,
+            ),
             None => (authority.to_string(), default_port),
         }
     };
     if host.is_empty() || authority.contains('@') {
         return Err(bad("expected a host (no user info)"));
     }
-    Ok(Target { url: url.to_string(), tls, host, port, base: base.to_string() })
+    Ok(Target {
+        url: url.to_string(),
+        tls,
+        host,
+        port,
+        base: base.to_string(),
+    })
 }
 
 /// A client of one broker. Keeps the session cookie between `auth` and `attest`.
@@ -181,7 +202,10 @@ pub struct BrokerClient {
 fn tls_connector(root: &Path) -> Result<tokio_rustls::TlsConnector, ClientError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
-    let err = |reason: String| ClientError::TlsRoot { path: root.display().to_string(), reason };
+    let err = |reason: String| ClientError::TlsRoot {
+        path: root.display().to_string(),
+        reason,
+    };
     let mut roots = rustls::RootCertStore::empty();
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(root)
         .map_err(|e| err(e.to_string()))?
@@ -216,7 +240,11 @@ impl BrokerClient {
         } else {
             None
         };
-        Ok(BrokerClient { target, tls, session: None })
+        Ok(BrokerClient {
+            target,
+            tls,
+            session: None,
+        })
     }
 
     /// The session id from the last `auth` (a credential: do not log it).
@@ -233,7 +261,10 @@ impl BrokerClient {
         let t = &self.target;
         let addrs: Vec<SocketAddr> = (t.host.as_str(), t.port)
             .to_socket_addrs()
-            .map_err(|e| ClientError::Connect { addr: format!("{}:{}", t.host, t.port), source: e })?
+            .map_err(|e| ClientError::Connect {
+                addr: format!("{}:{}", t.host, t.port),
+                source: e,
+            })?
             .collect();
         let addrs: Vec<SocketAddr> = if t.tls {
             addrs
@@ -270,7 +301,10 @@ impl BrokerClient {
         let fut = self.send_inner(method, path, headers, body);
         match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
             Ok(r) => r,
-            Err(_) => Err(ClientError::Timeout { method: m, path: path.to_string() }),
+            Err(_) => Err(ClientError::Timeout {
+                method: m,
+                path: path.to_string(),
+            }),
         }
     }
 
@@ -281,9 +315,17 @@ impl BrokerClient {
         headers: &[(header::HeaderName, String)],
         body: Vec<u8>,
     ) -> Result<HttpResponse, ClientError> {
-        let http_err = |reason: String| ClientError::Http { method: method.to_string(), path: path.to_string(), reason };
+        let http_err = |reason: String| ClientError::Http {
+            method: method.to_string(),
+            path: path.to_string(),
+            reason,
+        };
         let t = self.target.clone();
-        let authority = if t.host.contains(':') { format!("[{}]:{}", t.host, t.port) } else { format!("{}:{}", t.host, t.port) };
+        let authority = if t.host.contains(':') {
+            format!("[{}]:{}", t.host, t.port)
+        } else {
+            format!("{}:{}", t.host, t.port)
+        };
         let mut req = Request::builder()
             .method(method.clone())
             .uri(format!("{}{}", t.base, path))
@@ -298,7 +340,9 @@ impl BrokerClient {
         if let Some(sid) = &self.session {
             req = req.header(header::COOKIE, format!("{SESSION_COOKIE}={sid}"));
         }
-        let req = req.body(Full::new(Bytes::from(body))).map_err(|e| http_err(e.to_string()))?;
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| http_err(e.to_string()))?;
         let tcp = self.connect().await?;
         let (resp, set_cookie) = match &self.tls {
             Some(connector) => {
@@ -306,10 +350,10 @@ impl BrokerClient {
                     host: t.host.clone(),
                     source: std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
                 })?;
-                let tls = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| ClientError::Tls { host: t.host.clone(), source: e })?;
+                let tls = connector.connect(name, tcp).await.map_err(|e| ClientError::Tls {
+                    host: t.host.clone(),
+                    source: e,
+                })?;
                 exchange(tls, req).await.map_err(http_err)?
             }
             None => exchange(tcp, req).await.map_err(http_err)?,
@@ -331,9 +375,15 @@ impl BrokerClient {
         let r = self.send(Method::POST, "/kbs/v0/auth", &[], body).await?;
         let r = expect_ok("auth", r)?;
         if self.session.is_none() {
-            return Err(ClientError::Protocol { step: "auth", reason: format!("no `{SESSION_COOKIE}` cookie set") });
+            return Err(ClientError::Protocol {
+                step: "auth",
+                reason: format!("no `{SESSION_COOKIE}` cookie set"),
+            });
         }
-        serde_json::from_slice(&r.body).map_err(|e| ClientError::Protocol { step: "auth", reason: e.to_string() })
+        serde_json::from_slice(&r.body).map_err(|e| ClientError::Protocol {
+            step: "auth",
+            reason: e.to_string(),
+        })
     }
 
     /// `POST /kbs/v0/attest`: returns the attestation token.
@@ -341,12 +391,17 @@ impl BrokerClient {
         let body = serde_json::to_vec(req).expect("attest request serialises");
         let r = self.send(Method::POST, "/kbs/v0/attest", &[], body).await?;
         let r = expect_ok("attest", r)?;
-        let v: Value =
-            serde_json::from_slice(&r.body).map_err(|e| ClientError::Protocol { step: "attest", reason: e.to_string() })?;
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Protocol {
+            step: "attest",
+            reason: e.to_string(),
+        })?;
         v.get("token")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| ClientError::Protocol { step: "attest", reason: "no `token` in the response".into() })
+            .ok_or_else(|| ClientError::Protocol {
+                step: "attest",
+                reason: "no `token` in the response".into(),
+            })
     }
 
     /// `GET /kbs/v0/resource/ID`: the compact JWE. With `token` as bearer, else the
@@ -355,17 +410,29 @@ impl BrokerClient {
         if !protocol::valid_resource_id(id) {
             return Err(ClientError::Resource(id.to_string()));
         }
-        let headers: Vec<(header::HeaderName, String)> =
-            token.map(|t| vec![(header::AUTHORIZATION, format!("Bearer {t}"))]).unwrap_or_default();
-        let r = self.send(Method::GET, &format!("/kbs/v0/resource/{id}"), &headers, Vec::new()).await?;
+        let headers: Vec<(header::HeaderName, String)> = token
+            .map(|t| vec![(header::AUTHORIZATION, format!("Bearer {t}"))])
+            .unwrap_or_default();
+        let r = self
+            .send(Method::GET, &format!("/kbs/v0/resource/{id}"), &headers, Vec::new())
+            .await?;
         let r = expect_ok("resource", r)?;
-        String::from_utf8(r.body).map_err(|_| ClientError::Protocol { step: "resource", reason: "the JWE is not UTF-8".into() })
+        String::from_utf8(r.body).map_err(|_| ClientError::Protocol {
+            step: "resource",
+            reason: "the JWE is not UTF-8".into(),
+        })
     }
 
     /// `GET /kbs/v0/token-key`: the broker's token-signing JWK.
     pub async fn token_key(&mut self) -> Result<Value, ClientError> {
-        let r = expect_ok("token-key", self.send(Method::GET, "/kbs/v0/token-key", &[], Vec::new()).await?)?;
-        serde_json::from_slice(&r.body).map_err(|e| ClientError::Protocol { step: "token-key", reason: e.to_string() })
+        let r = expect_ok(
+            "token-key",
+            self.send(Method::GET, "/kbs/v0/token-key", &[], Vec::new()).await?,
+        )?;
+        serde_json::from_slice(&r.body).map_err(|e| ClientError::Protocol {
+            step: "token-key",
+            reason: e.to_string(),
+        })
     }
 
     /// `PUT /admin/keys/ID` with the key bytes.
@@ -385,18 +452,27 @@ impl BrokerClient {
             return Err(ClientError::Resource(id.to_string()));
         }
         let h = admin_header(admin_token)?;
-        let r = self.send(Method::DELETE, &format!("/admin/keys/{id}"), &h, Vec::new()).await?;
+        let r = self
+            .send(Method::DELETE, &format!("/admin/keys/{id}"), &h, Vec::new())
+            .await?;
         expect_ok("admin delete", r).map(|_| ())
     }
 
     /// `GET /admin/keys`: the key ids.
     pub async fn admin_list(&mut self, admin_token: &[u8]) -> Result<Vec<String>, ClientError> {
         let h = admin_header(admin_token)?;
-        let r = expect_ok("admin list", self.send(Method::GET, "/admin/keys", &h, Vec::new()).await?)?;
-        let v: Value = serde_json::from_slice(&r.body)
-            .map_err(|e| ClientError::Protocol { step: "admin list", reason: e.to_string() })?;
-        serde_json::from_value(v.get("keys").cloned().unwrap_or(Value::Null))
-            .map_err(|e| ClientError::Protocol { step: "admin list", reason: format!("`keys`: {e}") })
+        let r = expect_ok(
+            "admin list",
+            self.send(Method::GET, "/admin/keys", &h, Vec::new()).await?,
+        )?;
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Protocol {
+            step: "admin list",
+            reason: e.to_string(),
+        })?;
+        serde_json::from_value(v.get("keys").cloned().unwrap_or(Value::Null)).map_err(|e| ClientError::Protocol {
+            step: "admin list",
+            reason: format!("`keys`: {e}"),
+        })
     }
 }
 
@@ -404,7 +480,10 @@ fn admin_header(token: &[u8]) -> Result<Vec<(header::HeaderName, String)>, Clien
     let t = std::str::from_utf8(token)
         .ok()
         .filter(|t| HeaderValue::from_str(t).is_ok())
-        .ok_or_else(|| ClientError::Protocol { step: "admin", reason: "the admin token is not printable ASCII".into() })?;
+        .ok_or_else(|| ClientError::Protocol {
+            step: "admin",
+            reason: "the admin token is not printable ASCII".into(),
+        })?;
     Ok(vec![(header::AUTHORIZATION, format!("Bearer {t}"))])
 }
 
@@ -420,7 +499,12 @@ fn expect_ok(step: &'static str, r: HttpResponse) -> Result<HttpResponse, Client
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| String::from_utf8_lossy(&r.body[..r.body.len().min(200)]).into_owned());
-    Err(ClientError::Refused { step, status: r.status.as_u16(), code, detail })
+    Err(ClientError::Refused {
+        step,
+        status: r.status.as_u16(),
+        code,
+        detail,
+    })
 }
 
 /// One HTTP/1.1 exchange on `io`. Returns the response and the session cookie it set.
@@ -428,7 +512,9 @@ async fn exchange<IO>(io: IO, req: Request<Full<Bytes>>) -> Result<(HttpResponse
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| e.to_string())?;
     // The request future owns the sender: when it is done the sender drops and the
     // connection future finishes, so joining both ends.
     let request = async move {
@@ -456,8 +542,19 @@ where
             let (k, val) = first.split_once('=')?;
             (k == SESSION_COOKIE).then(|| val.to_string())
         });
-    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    Ok((HttpResponse { status: parts.status, content_type, body: body.to_vec() }, set_cookie))
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok((
+        HttpResponse {
+            status: parts.status,
+            content_type,
+            body: body.to_vec(),
+        },
+        set_cookie,
+    ))
 }
 
 /// The `runtime-data` the client sends: the nonce, its ephemeral key, the workload claims.
@@ -487,13 +584,21 @@ pub async fn request_resource_async(
         .decode(&challenge.nonce)
         .is_ok_and(|n| n.len() == 32);
     if !nonce_ok {
-        return Err(ClientError::Protocol { step: "auth", reason: "the nonce is not base64 of 32 bytes".into() });
+        return Err(ClientError::Protocol {
+            step: "auth",
+            reason: "the nonce is not base64 of 32 bytes".into(),
+        });
     }
     let key = jwe::EphemeralKey::generate();
     let rd = runtime_data(&challenge.nonce, key.public_jwk(), claims);
     let report_data = protocol::report_data(&rd);
     let tee_evidence = evidence.evidence(&report_data)?;
-    let token = c.attest(&AttestRequest { runtime_data: rd, tee_evidence }).await?;
+    let token = c
+        .attest(&AttestRequest {
+            runtime_data: rd,
+            tee_evidence,
+        })
+        .await?;
     let compact = c.resource(resource, Some(&token)).await?;
     Ok(jwe::decrypt(&key, &compact)?)
 }
@@ -527,7 +632,10 @@ mod tests {
     fn urls() {
         let t = parse_url("https://broker.example:8443/prefix/").unwrap();
         assert!(t.tls);
-        assert_eq!((t.host.as_str(), t.port, t.base.as_str()), ("broker.example", 8443, "/prefix"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.base.as_str()),
+            ("broker.example", 8443, "/prefix")
+        );
         let t = parse_url("http://[::1]:9000").unwrap();
         assert_eq!((t.host.as_str(), t.port, t.tls), ("::1", 9000, false));
         assert_eq!(parse_url("https://h").unwrap().port, 443);

@@ -4,18 +4,30 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// A counter's name and labels.
+type Key = (&'static str, Vec<(&'static str, String)>);
+
 /// The counters, each `(name, labels)` → value. Labels are fixed strings chosen by the
 /// broker (never client input), so they need no escaping beyond what is done here.
 #[derive(Default)]
 pub struct Metrics {
-    counters: Mutex<BTreeMap<(&'static str, Vec<(&'static str, String)>), u64>>,
+    counters: Mutex<BTreeMap<Key, u64>>,
 }
 
 const HELP: &[(&str, &str)] = &[
     ("sealrun_broker_auth_total", "Auth requests by result"),
-    ("sealrun_broker_attest_total", "Attestations by result and refusal reason"),
-    ("sealrun_broker_resource_total", "Resource requests by result and refusal reason"),
-    ("sealrun_broker_admin_total", "Admin API operations by operation and result"),
+    (
+        "sealrun_broker_attest_total",
+        "Attestations by result and refusal reason",
+    ),
+    (
+        "sealrun_broker_resource_total",
+        "Resource requests by result and refusal reason",
+    ),
+    (
+        "sealrun_broker_admin_total",
+        "Admin API operations by operation and result",
+    ),
 ];
 
 impl Metrics {
@@ -55,7 +67,12 @@ impl Metrics {
                 any = true;
                 let l: Vec<String> = labels
                     .iter()
-                    .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}=\"{}\"",
+                            v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+                        )
+                    })
                     .collect();
                 if l.is_empty() {
                     out.push_str(&format!("{name} {v}\n"));
@@ -78,13 +95,28 @@ mod tests {
     #[test]
     fn renders_counters() {
         let m = Metrics::new();
-        m.inc("sealrun_broker_attest_total", &[("result", "denied"), ("reason", "nonce_replayed")]);
-        m.inc("sealrun_broker_attest_total", &[("result", "denied"), ("reason", "nonce_replayed")]);
+        m.inc(
+            "sealrun_broker_attest_total",
+            &[("result", "denied"), ("reason", "nonce_replayed")],
+        );
+        m.inc(
+            "sealrun_broker_attest_total",
+            &[("result", "denied"), ("reason", "nonce_replayed")],
+        );
         m.inc("sealrun_broker_auth_total", &[("result", "ok")]);
         let text = m.render();
-        assert!(text.contains("sealrun_broker_attest_total{result=\"denied\",reason=\"nonce_replayed\"} 2\n"), "{text}");
+        assert!(
+            text.contains("sealrun_broker_attest_total{result=\"denied\",reason=\"nonce_replayed\"} 2\n"),
+            "{text}"
+        );
         assert!(text.contains("sealrun_broker_auth_total{result=\"ok\"} 1\n"), "{text}");
         assert!(text.contains("sealrun_broker_admin_total 0\n"), "{text}");
-        assert_eq!(m.get("sealrun_broker_attest_total", &[("result", "denied"), ("reason", "nonce_replayed")]), 2);
+        assert_eq!(
+            m.get(
+                "sealrun_broker_attest_total",
+                &[("result", "denied"), ("reason", "nonce_replayed")]
+            ),
+            2
+        );
     }
 }

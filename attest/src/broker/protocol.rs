@@ -128,7 +128,8 @@ pub fn valid_resource_id(id: &str) -> bool {
             !p.is_empty()
                 && *p != "."
                 && *p != ".."
-                && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         })
 }
 
@@ -166,9 +167,8 @@ mod tests {
         let rd = report_data(&a);
         assert_eq!(rd, report_data(&b), "key order must not matter");
         assert_eq!(&rd[48..], &[0u8; 16]);
-        let expected = Sha384::digest(
-            br#"{"image-digest":"i","nonce":"n","policy-digest":"p","tee-pubkey":{"x":"1","y":"2"}}"#,
-        );
+        let expected =
+            Sha384::digest(br#"{"image-digest":"i","nonce":"n","policy-digest":"p","tee-pubkey":{"x":"1","y":"2"}}"#);
         assert_eq!(&rd[..48], expected.as_slice());
     }
 

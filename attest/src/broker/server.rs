@@ -159,14 +159,23 @@ struct Refusal {
 
 impl Refusal {
     fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Refusal {
-        Refusal { status, code, detail: detail.into() }
+        Refusal {
+            status,
+            code,
+            detail: detail.into(),
+        }
     }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.code, "detail": self.detail });
-        (self.status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response()
     }
 }
 
@@ -197,12 +206,16 @@ fn failures_text(d: &Decision) -> String {
 }
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        v.split(';').find_map(|kv| {
-            let (k, val) = kv.trim().split_once('=')?;
-            (k == name).then(|| val.to_string())
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';').find_map(|kv| {
+                let (k, val) = kv.trim().split_once('=')?;
+                (k == name).then(|| val.to_string())
+            })
         })
-    })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
@@ -282,9 +295,15 @@ impl Broker {
             source: e,
         })?;
         check_listen(local, tls.is_some())?;
-        self.state.tls.store(tls.is_some(), std::sync::atomic::Ordering::Relaxed);
+        self.state
+            .tls
+            .store(tls.is_some(), std::sync::atomic::Ordering::Relaxed);
         let app = self.router();
-        let io_err = |e| BrokerError::Io { what: "serve", path: local.to_string(), source: e };
+        let io_err = |e| BrokerError::Io {
+            what: "serve",
+            path: local.to_string(),
+            source: e,
+        };
         match tls {
             Some(cfg) => {
                 let listener = TlsListener::new(listener, cfg);
@@ -307,10 +326,16 @@ impl Broker {
         let rt = runtime()?;
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|e| BrokerError::Io { what: "bind", path: addr.to_string(), source: e })?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| BrokerError::Io { what: "bind", path: addr.to_string(), source: e })?;
+            .map_err(|e| BrokerError::Io {
+                what: "bind",
+                path: addr.to_string(),
+                source: e,
+            })?;
+        let local = listener.local_addr().map_err(|e| BrokerError::Io {
+            what: "bind",
+            path: addr.to_string(),
+            source: e,
+        })?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("sealrun-broker".into())
@@ -323,8 +348,16 @@ impl Broker {
                 }
                 result
             })
-            .map_err(|e| BrokerError::Io { what: "start the broker thread", path: String::new(), source: e })?;
-        Ok(RunningBroker { addr: local, shutdown: Some(tx), thread: Some(thread) })
+            .map_err(|e| BrokerError::Io {
+                what: "start the broker thread",
+                path: String::new(),
+                source: e,
+            })?;
+        Ok(RunningBroker {
+            addr: local,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// Binds `addr` and serves until the process ends.
@@ -332,9 +365,11 @@ impl Broker {
         check_listen(addr, tls.is_some())?;
         let rt = runtime()?;
         rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| BrokerError::Io { what: "bind", path: addr.to_string(), source: e })?;
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| BrokerError::Io {
+                what: "bind",
+                path: addr.to_string(),
+                source: e,
+            })?;
             let local = listener.local_addr().unwrap_or(addr);
             tracing::info!(%local, tls = tls.is_some(), "broker listening");
             self.serve(listener, tls, std::future::pending()).await
@@ -347,7 +382,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, BrokerError> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| BrokerError::Io { what: "start the async runtime", path: String::new(), source: e })
+        .map_err(|e| BrokerError::Io {
+            what: "start the async runtime",
+            path: String::new(),
+            source: e,
+        })
 }
 
 /// A broker serving on its own thread; dropping it stops the broker.
@@ -373,7 +412,9 @@ impl RunningBroker {
             let _ = tx.send(());
         }
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(BrokerError::Config("the broker thread panicked".into()))),
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(BrokerError::Config("the broker thread panicked".into()))),
             None => Ok(()),
         }
     }
@@ -527,7 +568,10 @@ impl State {
             _ => "sealrun_broker_admin_total",
         };
         if metric == "sealrun_broker_admin_total" {
-            self.metrics.inc(metric, &[("op", event.trim_start_matches("admin_")), ("result", "denied")]);
+            self.metrics.inc(
+                metric,
+                &[("op", event.trim_start_matches("admin_")), ("result", "denied")],
+            );
         } else {
             self.metrics.inc(metric, &[("result", "denied"), ("reason", r.code)]);
         }
@@ -551,7 +595,11 @@ async fn auth(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, body: Bytes
         let r = Refusal::new(
             StatusCode::BAD_REQUEST,
             "version_unsupported",
-            format!("version: expected 0.x (this broker speaks {}), found `{}`", protocol::PROTOCOL_VERSION, req.version),
+            format!(
+                "version: expected 0.x (this broker speaks {}), found `{}`",
+                protocol::PROTOCOL_VERSION,
+                req.version
+            ),
         );
         return st.refuse(peer, "auth", r, json!({"tee": req.tee}));
     }
@@ -559,7 +607,10 @@ async fn auth(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, body: Bytes
         let r = Refusal::new(
             StatusCode::BAD_REQUEST,
             "tee_unknown",
-            format!("tee: expected one of snp, amd-sev-snp, tdx, intel-tdx, dev; found `{}`", req.tee),
+            format!(
+                "tee: expected one of snp, amd-sev-snp, tdx, intel-tdx, dev; found `{}`",
+                req.tee
+            ),
         );
         return st.refuse(peer, "auth", r, json!({"tee": req.tee}));
     };
@@ -568,13 +619,26 @@ async fn auth(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, body: Bytes
         let r = Refusal::new(
             StatusCode::UNAUTHORIZED,
             "tee_not_accepted",
-            format!("tee `{}` is not accepted by the policy: {}", req.tee, failures_text(&decision)),
+            format!(
+                "tee `{}` is not accepted by the policy: {}",
+                req.tee,
+                failures_text(&decision)
+            ),
         );
-        return st.refuse(peer, "auth", r, json!({"tee": kind.as_str(), "decision": decision_json(&decision)}));
+        return st.refuse(
+            peer,
+            "auth",
+            r,
+            json!({"tee": kind.as_str(), "decision": decision_json(&decision)}),
+        );
     }
     let now = st.now();
     let Some((sid, nonce)) = st.sessions.create(kind, now, st.nonce_ttl + st.token_ttl) else {
-        let r = Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "too_many_sessions", "too many live sessions; retry later");
+        let r = Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_sessions",
+            "too many live sessions; retry later",
+        );
         return st.refuse(peer, "auth", r, json!({"tee": kind.as_str()}));
     };
     st.audit(
@@ -588,7 +652,11 @@ async fn auth(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, body: Bytes
         extra_params: json!({}),
     };
     let max_age = (st.nonce_ttl + st.token_ttl).as_secs();
-    let secure = if st.tls.load(std::sync::atomic::Ordering::Relaxed) { "; Secure" } else { "" };
+    let secure = if st.tls.load(std::sync::atomic::Ordering::Relaxed) {
+        "; Secure"
+    } else {
+        ""
+    };
     let set_cookie = format!("{SESSION_COOKIE}={sid}; Path=/kbs; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     let mut resp = (
         StatusCode::OK,
@@ -607,7 +675,10 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
     let bad = |code, detail: String| Refusal::new(StatusCode::BAD_REQUEST, code, detail);
 
     let Some(sid) = cookie(&headers, SESSION_COOKIE) else {
-        let r = unauthorized("session_missing", format!("cookie `{SESSION_COOKIE}`: expected the id from /kbs/v0/auth, found none"));
+        let r = unauthorized(
+            "session_missing",
+            format!("cookie `{SESSION_COOKIE}`: expected the id from /kbs/v0/auth, found none"),
+        );
         return st.refuse(peer, "attest", r, json!({}));
     };
     let mut record = json!({"session": session_ref(&sid)});
@@ -616,17 +687,26 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
     let (tee, nonce) = match st.sessions.take_nonce(&sid, now, st.nonce_ttl) {
         Ok(x) => x,
         Err(NonceRefusal::UnknownSession) => {
-            let r = unauthorized("session_unknown", "session: not known to this broker (expired, or never issued)".into());
+            let r = unauthorized(
+                "session_unknown",
+                "session: not known to this broker (expired, or never issued)".into(),
+            );
             return st.refuse(peer, "attest", r, record);
         }
         Err(NonceRefusal::Replayed) => {
-            let r = unauthorized("nonce_replayed", "nonce: already used by an attestation attempt; start again at /kbs/v0/auth".into());
+            let r = unauthorized(
+                "nonce_replayed",
+                "nonce: already used by an attestation attempt; start again at /kbs/v0/auth".into(),
+            );
             return st.refuse(peer, "attest", r, record);
         }
         Err(NonceRefusal::Expired) => {
             let r = unauthorized(
                 "nonce_expired",
-                format!("nonce: older than {}s; start again at /kbs/v0/auth", st.nonce_ttl.as_secs()),
+                format!(
+                    "nonce: older than {}s; start again at /kbs/v0/auth",
+                    st.nonce_ttl.as_secs()
+                ),
             );
             return st.refuse(peer, "attest", r, record);
         }
@@ -637,12 +717,16 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
         Ok(r) => r,
         Err(r) => return st.refuse(peer, "attest", r, record),
     };
-    let evidence_sha256 = protocol::sha256_hex(&serde_json_canonicalizer::to_vec(&req.tee_evidence).unwrap_or_default());
+    let evidence_sha256 =
+        protocol::sha256_hex(&serde_json_canonicalizer::to_vec(&req.tee_evidence).unwrap_or_default());
     record["evidence_sha256"] = evidence_sha256.clone().into();
     let rd: RuntimeData = match serde_json::from_value(req.runtime_data.clone()) {
         Ok(rd) => rd,
         Err(e) => {
-            let r = bad("runtime_data_invalid", format!("runtime-data: expected {{nonce, tee-pubkey, image-digest, policy-digest}}: {e}"));
+            let r = bad(
+                "runtime_data_invalid",
+                format!("runtime-data: expected {{nonce, tee-pubkey, image-digest, policy-digest}}: {e}"),
+            );
             return st.refuse(peer, "attest", r, record);
         }
     };
@@ -650,19 +734,28 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
     record["policy_digest"] = rd.policy_digest.clone().into();
     let expected_nonce = base64::engine::general_purpose::STANDARD.encode(nonce);
     if rd.nonce != expected_nonce {
-        let r = unauthorized("nonce_mismatch", "runtime-data.nonce: expected this session's challenge nonce, found another value".into());
+        let r = unauthorized(
+            "nonce_mismatch",
+            "runtime-data.nonce: expected this session's challenge nonce, found another value".into(),
+        );
         return st.refuse(peer, "attest", r, record);
     }
     for (field, value) in [("image-digest", &rd.image_digest), ("policy-digest", &rd.policy_digest)] {
         if !value.is_empty() && !protocol::is_sha256_digest(value) {
-            let r = bad("workload_claims_invalid", format!("runtime-data.{field}: expected sha256:<64 lowercase hex>, found `{value}`"));
+            let r = bad(
+                "workload_claims_invalid",
+                format!("runtime-data.{field}: expected sha256:<64 lowercase hex>, found `{value}`"),
+            );
             return st.refuse(peer, "attest", r, record);
         }
     }
     let pubkey = match jwe::PublicJwk::from_json(&rd.tee_pubkey) {
         Ok(k) => k,
         Err(e) => {
-            let r = bad("tee_pubkey_invalid", format!("runtime-data.tee-pubkey: expected an EC P-256 public JWK: {e}"));
+            let r = bad(
+                "tee_pubkey_invalid",
+                format!("runtime-data.tee-pubkey: expected an EC P-256 public JWK: {e}"),
+            );
             return st.refuse(peer, "attest", r, record);
         }
     };
@@ -673,7 +766,11 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
             return st.refuse(peer, "attest", r, record);
         }
     };
-    let opts = VerifyOptions { now, nonce: None, extra_roots: st.extra_roots.clone() };
+    let opts = VerifyOptions {
+        now,
+        nonce: None,
+        extra_roots: st.extra_roots.clone(),
+    };
     let verified = match evidence::verify(&ev, &opts) {
         Ok(v) => v,
         Err(e) => {
@@ -685,7 +782,11 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
     if verified.tee != tee.as_str() {
         let r = unauthorized(
             "tee_mismatch",
-            format!("tee-evidence: expected {} evidence (the session's tee), found {}", tee.as_str(), verified.tee),
+            format!(
+                "tee-evidence: expected {} evidence (the session's tee), found {}",
+                tee.as_str(),
+                verified.tee
+            ),
         );
         return st.refuse(peer, "attest", r, record);
     }
@@ -720,7 +821,10 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
     };
     record["decision"] = decision_json(&appraisal);
     if !appraisal.allowed {
-        let r = unauthorized("appraisal_failed", format!("evidence does not meet the policy: {}", failures_text(&appraisal)));
+        let r = unauthorized(
+            "appraisal_failed",
+            format!("evidence does not meet the policy: {}", failures_text(&appraisal)),
+        );
         return st.refuse(peer, "attest", r, record);
     }
 
@@ -752,18 +856,35 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
     record["result"] = "ok".into();
     record["token_jti"] = jti.into();
     if !st.audit(peer, record) {
-        let r = Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "audit_failed", "the audit log could not be written");
-        st.metrics.inc("sealrun_broker_attest_total", &[("result", "denied"), ("reason", "audit_failed")]);
+        let r = Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "audit_failed",
+            "the audit log could not be written",
+        );
+        st.metrics.inc(
+            "sealrun_broker_attest_total",
+            &[("result", "denied"), ("reason", "audit_failed")],
+        );
         return r.into_response();
     }
     st.sessions.set_attested(&sid, claims);
     st.metrics.inc("sealrun_broker_attest_total", &[("result", "ok")]);
     tracing::info!(tee = tee.as_str(), peer = %peer.0, "attested");
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], json!({ "token": token }).to_string()).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({ "token": token }).to_string(),
+    )
+        .into_response()
 }
 
 async fn token_key(AxState(st): St) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], st.signer.public_jwk().to_string()).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        st.signer.public_jwk().to_string(),
+    )
+        .into_response()
 }
 
 async fn resource(
@@ -775,7 +896,11 @@ async fn resource(
     let key_id = format!("{repo}/{kind}/{tag}");
     let mut record = json!({ "key_id": key_id });
     if !protocol::valid_resource_id(&key_id) {
-        let r = Refusal::new(StatusCode::BAD_REQUEST, "resource_invalid", format!("resource: expected repo/type/tag of [A-Za-z0-9._-], found `{key_id}`"));
+        let r = Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "resource_invalid",
+            format!("resource: expected repo/type/tag of [A-Za-z0-9._-], found `{key_id}`"),
+        );
         return st.refuse(peer, "resource", r, record);
     }
     let now = unix(st.now());
@@ -797,11 +922,19 @@ async fn resource(
         match st.sessions.attested(&sid) {
             Some(c) if c.get("exp").and_then(Value::as_u64).is_some_and(|exp| now < exp) => c,
             Some(_) => {
-                let r = Refusal::new(StatusCode::UNAUTHORIZED, "token_expired", "session: its attestation has expired; attest again");
+                let r = Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    "token_expired",
+                    "session: its attestation has expired; attest again",
+                );
                 return st.refuse(peer, "resource", r, record);
             }
             None => {
-                let r = Refusal::new(StatusCode::UNAUTHORIZED, "token_missing", "session: not attested (or unknown); attest first");
+                let r = Refusal::new(
+                    StatusCode::UNAUTHORIZED,
+                    "token_missing",
+                    "session: not attested (or unknown); attest first",
+                );
                 return st.refuse(peer, "resource", r, record);
             }
         }
@@ -814,42 +947,70 @@ async fn resource(
         return st.refuse(peer, "resource", r, record);
     };
     let tee_name = claims.get("tee").and_then(Value::as_str).unwrap_or("");
-    let image_digest = claims.get("image-digest").and_then(Value::as_str).unwrap_or("").to_string();
+    let image_digest = claims
+        .get("image-digest")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     record["tee"] = tee_name.into();
     record["image_digest"] = image_digest.clone().into();
     record["token_jti"] = claims.get("jti").cloned().unwrap_or(Value::Null);
     let Some(tee) = protocol::tee_kind(tee_name) else {
-        let r = Refusal::new(StatusCode::UNAUTHORIZED, "token_invalid", format!("token claim tee: expected snp, tdx or dev, found `{tee_name}`"));
+        let r = Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "token_invalid",
+            format!("token claim tee: expected snp, tdx or dev, found `{tee_name}`"),
+        );
         return st.refuse(peer, "resource", r, record);
     };
     let decision = st.policy.keys.release_allowed(&key_id, &image_digest, tee);
     record["decision"] = decision_json(&decision);
     if !decision.allowed {
-        let r = Refusal::new(StatusCode::FORBIDDEN, "release_denied", format!("resource `{key_id}`: {}", failures_text(&decision)));
+        let r = Refusal::new(
+            StatusCode::FORBIDDEN,
+            "release_denied",
+            format!("resource `{key_id}`: {}", failures_text(&decision)),
+        );
         return st.refuse(peer, "resource", r, record);
     }
     let pubkey = match claims.get("tee-pubkey").map(jwe::PublicJwk::from_json) {
         Some(Ok(k)) => k,
         _ => {
-            let r = Refusal::new(StatusCode::UNAUTHORIZED, "token_invalid", "token claim tee-pubkey: expected an EC P-256 JWK");
+            let r = Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "token_invalid",
+                "token claim tee-pubkey: expected an EC P-256 JWK",
+            );
             return st.refuse(peer, "resource", r, record);
         }
     };
     let secret = match st.keys.get(&key_id) {
         Ok(Some(s)) => s,
         Ok(None) => {
-            let r = Refusal::new(StatusCode::NOT_FOUND, "resource_not_found", format!("resource `{key_id}`: allowed by the policy but not in the key store"));
+            let r = Refusal::new(
+                StatusCode::NOT_FOUND,
+                "resource_not_found",
+                format!("resource `{key_id}`: allowed by the policy but not in the key store"),
+            );
             return st.refuse(peer, "resource", r, record);
         }
         Err(e) => {
-            let r = Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "keystore_error", format!("key store: {e}"));
+            let r = Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "keystore_error",
+                format!("key store: {e}"),
+            );
             return st.refuse(peer, "resource", r, record);
         }
     };
     let jwe = match jwe::encrypt(&pubkey, secret.expose()) {
         Ok(j) => j,
         Err(e) => {
-            let r = Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "wrap_failed", format!("wrapping the key: {e}"));
+            let r = Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "wrap_failed",
+                format!("wrapping the key: {e}"),
+            );
             return st.refuse(peer, "resource", r, record);
         }
     };
@@ -857,29 +1018,56 @@ async fn resource(
     record["event"] = "resource".into();
     record["result"] = "released".into();
     if !st.audit(peer, record) {
-        st.metrics.inc("sealrun_broker_resource_total", &[("result", "denied"), ("reason", "audit_failed")]);
-        return Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "audit_failed", "the audit log could not be written").into_response();
+        st.metrics.inc(
+            "sealrun_broker_resource_total",
+            &[("result", "denied"), ("reason", "audit_failed")],
+        );
+        return Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "audit_failed",
+            "the audit log could not be written",
+        )
+        .into_response();
     }
-    st.metrics.inc("sealrun_broker_resource_total", &[("result", "released")]);
+    st.metrics
+        .inc("sealrun_broker_resource_total", &[("result", "released")]);
     tracing::info!(key_id = %key_id, tee = tee.as_str(), peer = %peer.0, "resource released");
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/jose")], jwe).into_response()
 }
 
 /// Checks the admin bearer token; on failure returns the refusal (already recorded).
-fn admin_guard(st: &State, peer: Peer, headers: &HeaderMap, op: &'static str, key_id: Option<&str>) -> Result<(), Response> {
+fn admin_guard(
+    st: &State,
+    peer: Peer,
+    headers: &HeaderMap,
+    op: &'static str,
+    key_id: Option<&str>,
+) -> Result<(), Response> {
     let record = json!({ "key_id": key_id });
     let Some(expected) = &st.admin_token else {
-        let r = Refusal::new(StatusCode::FORBIDDEN, "admin_disabled", "the admin API is disabled (no admin token configured)");
+        let r = Refusal::new(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin API is disabled (no admin token configured)",
+        );
         return Err(st.refuse(peer, op, r, record));
     };
     match bearer(headers) {
         Some(t) if expected.matches(t) => Ok(()),
         Some(_) => {
-            let r = Refusal::new(StatusCode::UNAUTHORIZED, "admin_unauthorized", "admin bearer token: does not match");
+            let r = Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "admin_unauthorized",
+                "admin bearer token: does not match",
+            );
             Err(st.refuse(peer, op, r, record))
         }
         None => {
-            let r = Refusal::new(StatusCode::UNAUTHORIZED, "admin_unauthorized", "expected `Authorization: Bearer <admin token>`, found none");
+            let r = Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "admin_unauthorized",
+                "expected `Authorization: Bearer <admin token>`, found none",
+            );
             Err(st.refuse(peer, op, r, record))
         }
     }
@@ -892,16 +1080,23 @@ fn admin_ok(st: &State, peer: Peer, op: &'static str, key_id: Option<&str>, extr
     }
     let op_label = op.trim_start_matches("admin_");
     if st.audit(peer, record) {
-        st.metrics.inc("sealrun_broker_admin_total", &[("op", op_label), ("result", "ok")]);
+        st.metrics
+            .inc("sealrun_broker_admin_total", &[("op", op_label), ("result", "ok")]);
         true
     } else {
-        st.metrics.inc("sealrun_broker_admin_total", &[("op", op_label), ("result", "denied")]);
+        st.metrics
+            .inc("sealrun_broker_admin_total", &[("op", op_label), ("result", "denied")]);
         false
     }
 }
 
 fn audit_failed() -> Response {
-    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "audit_failed", "the audit log could not be written").into_response()
+    Refusal::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "audit_failed",
+        "the audit log could not be written",
+    )
+    .into_response()
 }
 
 async fn admin_put(
@@ -933,7 +1128,12 @@ async fn admin_put(
     }
     match st.keys.put(&key_id, secret) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "keystore_error", format!("key store: {e}")).into_response(),
+        Err(e) => Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "keystore_error",
+            format!("key store: {e}"),
+        )
+        .into_response(),
     }
 }
 
@@ -955,10 +1155,20 @@ async fn admin_delete(
             if existed {
                 StatusCode::NO_CONTENT.into_response()
             } else {
-                Refusal::new(StatusCode::NOT_FOUND, "resource_not_found", format!("resource `{key_id}`: not in the key store")).into_response()
+                Refusal::new(
+                    StatusCode::NOT_FOUND,
+                    "resource_not_found",
+                    format!("resource `{key_id}`: not in the key store"),
+                )
+                .into_response()
             }
         }
-        Err(e) => Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "keystore_error", format!("key store: {e}")).into_response(),
+        Err(e) => Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "keystore_error",
+            format!("key store: {e}"),
+        )
+        .into_response(),
     }
 }
 
@@ -971,12 +1181,27 @@ async fn admin_list(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, heade
             if !admin_ok(&st, peer, "admin_list", None, json!({"count": ids.len()})) {
                 return audit_failed();
             }
-            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], json!({ "keys": ids }).to_string()).into_response()
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                json!({ "keys": ids }).to_string(),
+            )
+                .into_response()
         }
-        Err(e) => Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "keystore_error", format!("key store: {e}")).into_response(),
+        Err(e) => Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "keystore_error",
+            format!("key store: {e}"),
+        )
+        .into_response(),
     }
 }
 
 async fn metrics(AxState(st): St) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
 }

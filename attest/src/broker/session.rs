@@ -40,7 +40,9 @@ pub fn random<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     // The system RNG (getrandom) does not fail on Linux once the pool is initialised;
     // if it ever does, a zero nonce must not be handed out.
-    ring::rand::SystemRandom::new().fill(&mut out).expect("system random number generator failed");
+    ring::rand::SystemRandom::new()
+        .fill(&mut out)
+        .expect("system random number generator failed");
     out
 }
 
@@ -59,7 +61,16 @@ impl Sessions {
         }
         let id = crate::broker::protocol::hex_lower(&random::<32>());
         let nonce = random::<32>();
-        map.insert(id.clone(), Session { tee, nonce, created: now, nonce_used: false, attested: None });
+        map.insert(
+            id.clone(),
+            Session {
+                tee,
+                nonce,
+                created: now,
+                nonce_used: false,
+                attested: None,
+            },
+        );
         Some((id, nonce))
     }
 

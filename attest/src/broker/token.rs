@@ -115,7 +115,9 @@ fn verify_raw(public: &[u8], kid: &str, token: &str, now: u64) -> Result<Value, 
         return Err(TokenError::Malformed(format!("{} parts", parts.len())));
     }
     let decode = |what: &str, s: &str| -> Result<Vec<u8>, TokenError> {
-        B64URL.decode(s).map_err(|e| TokenError::Malformed(format!("{what}: {e}")))
+        B64URL
+            .decode(s)
+            .map_err(|e| TokenError::Malformed(format!("{what}: {e}")))
     };
     let header: Value = serde_json::from_slice(&decode("header", parts[0])?)
         .map_err(|e| TokenError::Malformed(format!("header JSON: {e}")))?;
@@ -125,7 +127,10 @@ fn verify_raw(public: &[u8], kid: &str, token: &str, now: u64) -> Result<Value, 
     }
     let found_kid = header.get("kid").and_then(Value::as_str).unwrap_or("");
     if found_kid != kid {
-        return Err(TokenError::WrongKey { expected: kid.to_string(), found: found_kid.to_string() });
+        return Err(TokenError::WrongKey {
+            expected: kid.to_string(),
+            found: found_kid.to_string(),
+        });
     }
     let sig = decode("signature", parts[2])?;
     let signing_input = &token[..parts[0].len() + 1 + parts[1].len()];
@@ -134,8 +139,14 @@ fn verify_raw(public: &[u8], kid: &str, token: &str, now: u64) -> Result<Value, 
         .map_err(|_| TokenError::BadSignature)?;
     let claims: Value = serde_json::from_slice(&decode("claims", parts[1])?)
         .map_err(|e| TokenError::Malformed(format!("claims JSON: {e}")))?;
-    let exp = claims.get("exp").and_then(Value::as_u64).ok_or(TokenError::MissingTime("exp"))?;
-    let iat = claims.get("iat").and_then(Value::as_u64).ok_or(TokenError::MissingTime("iat"))?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or(TokenError::MissingTime("exp"))?;
+    let iat = claims
+        .get("iat")
+        .and_then(Value::as_u64)
+        .ok_or(TokenError::MissingTime("iat"))?;
     if now >= exp {
         return Err(TokenError::Expired { exp, now });
     }

@@ -38,7 +38,11 @@ pub enum DevError {
     #[error("dev report: not the expected JSON object: {0}")]
     Json(String),
     #[error("dev report: field {field}: expected {expected}, found {found}")]
-    Field { field: &'static str, expected: String, found: String },
+    Field {
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
     #[error("dev report: public_key {0} is neither the well-known dev key nor in extra_roots")]
     UntrustedKey(String),
     #[error("dev report: the signature does not verify with public_key {0}")]
@@ -62,7 +66,10 @@ struct Report {
 impl Report {
     /// RFC 8785 JSON of the report without its signature: the signed bytes.
     fn signed_bytes(&self) -> Vec<u8> {
-        let unsigned = Report { signature: None, ..self.clone() };
+        let unsigned = Report {
+            signature: None,
+            ..self.clone()
+        };
         serde_json_canonicalizer::to_vec(&unsigned).expect("a struct of strings, numbers and booleans serialises")
     }
 }
@@ -89,7 +96,11 @@ pub fn sign_report(seed: &[u8; 32], report_data: &[u8; 64]) -> Vec<u8> {
 }
 
 fn hex_field<const N: usize>(field: &'static str, value: &str) -> Result<[u8; N], DevError> {
-    let bad = || DevError::Field { field, expected: format!("{} hex digits", 2 * N), found: format!("{value:?}") };
+    let bad = || DevError::Field {
+        field,
+        expected: format!("{} hex digits", 2 * N),
+        found: format!("{value:?}"),
+    };
     let bytes = hex::decode(value).map_err(|_| bad())?;
     bytes.try_into().map_err(|_| bad())
 }
@@ -99,10 +110,18 @@ fn hex_field<const N: usize>(field: &'static str, value: &str) -> Result<[u8; N]
 pub fn verify(e: &DevEvidence, opts: &VerifyOptions) -> Result<Verified, DevError> {
     let r: Report = serde_json::from_slice(&e.report).map_err(|err| DevError::Json(err.to_string()))?;
     if r.version != 1 {
-        return Err(DevError::Field { field: "version", expected: "1".into(), found: r.version.to_string() });
+        return Err(DevError::Field {
+            field: "version",
+            expected: "1".into(),
+            found: r.version.to_string(),
+        });
     }
     if r.tee != "dev" {
-        return Err(DevError::Field { field: "tee", expected: "\"dev\"".into(), found: format!("{:?}", r.tee) });
+        return Err(DevError::Field {
+            field: "tee",
+            expected: "\"dev\"".into(),
+            found: format!("{:?}", r.tee),
+        });
     }
     let measurement: [u8; 48] = hex_field("measurement", &r.measurement)?;
     let report_data: [u8; 64] = hex_field("report_data", &r.report_data)?;
@@ -127,5 +146,11 @@ pub fn verify(e: &DevEvidence, opts: &VerifyOptions) -> Result<Verified, DevErro
         "public_key": r.public_key,
         "well_known_key": public_key == dev_public_key(),
     });
-    Ok(Verified { tee: "dev", report_data: report_data.to_vec(), claims, snp: None, tdx: None })
+    Ok(Verified {
+        tee: "dev",
+        report_data: report_data.to_vec(),
+        claims,
+        snp: None,
+        tdx: None,
+    })
 }

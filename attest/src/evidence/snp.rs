@@ -99,7 +99,11 @@ pub enum SnpError {
     #[error("snp report: cannot parse: {0}")]
     ReportParse(String),
     #[error("snp report: field {field}: expected {expected}, found {found}")]
-    ReportField { field: &'static str, expected: String, found: String },
+    ReportField {
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
     #[error("snp evidence: no VCEK/VLEK certificate (field `vcek`); the verifier does not fetch certificates")]
     MissingVek,
     #[error("snp {which} certificate: cannot parse: {detail}")]
@@ -107,11 +111,27 @@ pub enum SnpError {
     #[error("snp certificate chain (field `chain`): ARK `{subject}` is not a pinned AMD product root (Milan, Genoa, Turin) nor in extra_roots")]
     UntrustedArk { subject: String },
     #[error("snp certificate chain: no trusted chain for {vek} issued by `{issuer}`: {detail}")]
-    NoTrustedChain { vek: &'static str, issuer: String, detail: String },
+    NoTrustedChain {
+        vek: &'static str,
+        issuer: String,
+        detail: String,
+    },
     #[error("snp {which} certificate `{subject}` is not valid at {now}: valid {not_before} .. {not_after}")]
-    CertExpired { which: &'static str, subject: String, now: String, not_before: String, not_after: String },
+    CertExpired {
+        which: &'static str,
+        subject: String,
+        now: String,
+        not_before: String,
+        not_after: String,
+    },
     #[error("snp {which} certificate: extension {name} ({oid}): expected {expected}, found {found}")]
-    Extension { which: &'static str, name: &'static str, oid: &'static str, expected: String, found: String },
+    Extension {
+        which: &'static str,
+        name: &'static str,
+        oid: &'static str,
+        expected: String,
+        found: String,
+    },
     #[error("snp report signature: {0}")]
     Signature(String),
 }
@@ -137,33 +157,13 @@ pub fn verify(e: &SnpEvidence, opts: &VerifyOptions) -> Result<Verified, SnpErro
         1 => SigningKey::Vlek,
         other => return Err(field("key_info.signing_key", "0 (VCEK) or 1 (VLEK)", other)),
     };
+
     let vek_name = match signing_key {
         SigningKey::Vcek => "VCEK",
         SigningKey::Vlek => "VLEK",
     };
-
     let vek_der = e.vcek.as_deref().ok_or(SnpError::MissingVek)?;
-    let vek = Certificate::from_der(vek_der).map_err(|err| cert_parse(vek_name, err))?;
-    let vek_cn = common_name(&vek.tbs_certificate.subject);
-    let want_cn = format!("SEV-{vek_name}");
-    if vek_cn.as_deref() != Some(want_cn.as_str()) {
-        return Err(SnpError::Extension {
-            which: vek_name,
-            name: "subject CN",
-            oid: OID_CN,
-            expected: format!("{want_cn} (report key_info.signing_key = {})", signing_key.as_str()),
-            found: vek_cn.unwrap_or_else(|| "none".into()),
-        });
-    }
-
-    let (ark, intermediate, product, anchor) = trusted_chain(e, opts, &vek, signing_key)?;
-    let ask_name = match signing_key {
-        SigningKey::Vcek => "ASK",
-        SigningKey::Vlek => "ASVK",
-    };
-    for (which, cert) in [("ARK", &ark), (ask_name, &intermediate), (vek_name, &vek)] {
-        check_validity(which, cert, opts.now)?;
-    }
+    let (vek, product, anchor) = checked_chain(vek_der, e.chain.as_deref(), signing_key, opts)?;
 
     check_report_signature(&e.report, &vek)?;
     check_vek_extensions(vek_name, &vek, &report, signing_key, &product)?;
@@ -211,19 +211,83 @@ pub fn verify(e: &SnpEvidence, opts: &VerifyOptions) -> Result<Verified, SnpErro
         "committed_tcb": tcb_json(&report.committed_tcb),
         "launch_tcb": tcb_json(&report.launch_tcb),
     });
-    Ok(Verified { tee: "snp", report_data: report.report_data.to_vec(), claims, snp: Some(snp), tdx: None })
+    Ok(Verified {
+        tee: "snp",
+        report_data: report.report_data.to_vec(),
+        claims,
+        snp: Some(snp),
+        tdx: None,
+    })
+}
+
+/// Verifies a VCEK (or VLEK) certificate's chain without a report: ARK (pinned or in
+/// `opts.extra_roots`) → ASK (or ASVK) → VEK, signatures and validity at `opts.now`.
+/// `chain` is PEM as in [`SnpEvidence::chain`]. Returns the product name (e.g. "Milan").
+pub fn verify_vek_chain(
+    vek_der: &[u8],
+    chain: Option<&[u8]>,
+    signing_key: SigningKey,
+    opts: &VerifyOptions,
+) -> Result<String, SnpError> {
+    checked_chain(vek_der, chain, signing_key, opts).map(|(_, product, _)| product)
+}
+
+fn checked_chain(
+    vek_der: &[u8],
+    chain: Option<&[u8]>,
+    signing_key: SigningKey,
+    opts: &VerifyOptions,
+) -> Result<(Certificate, String, Anchor), SnpError> {
+    let vek_name = match signing_key {
+        SigningKey::Vcek => "VCEK",
+        SigningKey::Vlek => "VLEK",
+    };
+    let vek = Certificate::from_der(vek_der).map_err(|err| cert_parse(vek_name, err))?;
+    let vek_cn = common_name(&vek.tbs_certificate.subject);
+    let want_cn = format!("SEV-{vek_name}");
+    if vek_cn.as_deref() != Some(want_cn.as_str()) {
+        return Err(SnpError::Extension {
+            which: vek_name,
+            name: "subject CN",
+            oid: OID_CN,
+            expected: format!("{want_cn} (report key_info.signing_key = {})", signing_key.as_str()),
+            found: vek_cn.unwrap_or_else(|| "none".into()),
+        });
+    }
+
+    let (ark, intermediate, product, anchor) = trusted_chain(chain, opts, &vek, signing_key)?;
+    let ask_name = match signing_key {
+        SigningKey::Vcek => "ASK",
+        SigningKey::Vlek => "ASVK",
+    };
+    for (which, cert) in [("ARK", &ark), (ask_name, &intermediate), (vek_name, &vek)] {
+        check_validity(which, cert, opts.now)?;
+    }
+    Ok((vek, product, anchor))
 }
 
 fn field(name: &'static str, expected: &str, found: impl std::fmt::Display) -> SnpError {
-    SnpError::ReportField { field: name, expected: expected.to_string(), found: found.to_string() }
+    SnpError::ReportField {
+        field: name,
+        expected: expected.to_string(),
+        found: found.to_string(),
+    }
 }
 
 fn cert_parse(which: &'static str, err: impl std::fmt::Display) -> SnpError {
-    SnpError::CertParse { which, detail: err.to_string() }
+    SnpError::CertParse {
+        which,
+        detail: err.to_string(),
+    }
 }
 
 fn policy_tcb(t: &TcbVersion) -> SnpTcb {
-    SnpTcb { bootloader: t.bootloader, tee: t.tee, snp: t.snp, microcode: t.microcode }
+    SnpTcb {
+        bootloader: t.bootloader,
+        tee: t.tee,
+        snp: t.snp,
+        microcode: t.microcode,
+    }
 }
 
 fn tcb_json(t: &TcbVersion) -> serde_json::Value {
@@ -238,7 +302,11 @@ fn tcb_json(t: &TcbVersion) -> serde_json::Value {
 
 fn common_name(name: &x509_cert::name::Name) -> Option<String> {
     let cn = ObjectIdentifier::new_unwrap(OID_CN);
-    name.0.iter().flat_map(|rdn| rdn.0.iter()).find(|atv| atv.oid == cn).map(|atv| String::from_utf8_lossy(atv.value.value()).into_owned())
+    name.0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|atv| atv.oid == cn)
+        .map(|atv| String::from_utf8_lossy(atv.value.value()).into_owned())
 }
 
 fn subject_text(c: &Certificate) -> String {
@@ -265,7 +333,10 @@ enum Anchor {
 fn trusted_roots(opts: &VerifyOptions) -> Result<Vec<(Certificate, Anchor)>, SnpError> {
     let mut roots = Vec::new();
     for p in PINNED {
-        roots.push((Certificate::from_pem(p.ark).map_err(|err| cert_parse("pinned ARK", err))?, Anchor::Pinned));
+        roots.push((
+            Certificate::from_pem(p.ark).map_err(|err| cert_parse("pinned ARK", err))?,
+            Anchor::Pinned,
+        ));
     }
     for (i, der) in opts.extra_roots.iter().enumerate() {
         // Extra roots may include keys for other TEEs; only certificates count here.
@@ -281,7 +352,7 @@ fn trusted_roots(opts: &VerifyOptions) -> Result<Vec<(Certificate, Anchor)>, Snp
 /// Finds an ARK → ASK/ASVK → VEK chain whose ARK is trusted, and checks its signatures
 /// with `sev`. Returns the ARK, the intermediate, the product name and the anchor kind.
 fn trusted_chain(
-    e: &SnpEvidence,
+    chain: Option<&[u8]>,
     opts: &VerifyOptions,
     vek: &Certificate,
     signing_key: SigningKey,
@@ -290,13 +361,15 @@ fn trusted_chain(
     let root_ders: Vec<Vec<u8>> = roots.iter().map(|(c, _)| der_of(c)).collect();
 
     let mut intermediates = Vec::new();
-    if let Some(pem) = &e.chain {
+    if let Some(pem) = chain {
         let certs = Certificate::load_pem_chain(pem).map_err(|err| cert_parse("chain", err))?;
         for c in certs {
             if is_self_signed(&c) {
                 // A supplied ARK is only a hint: it must be one of the trust anchors.
                 if !root_ders.contains(&der_of(&c)) {
-                    return Err(SnpError::UntrustedArk { subject: subject_text(&c) });
+                    return Err(SnpError::UntrustedArk {
+                        subject: subject_text(&c),
+                    });
                 }
             } else {
                 intermediates.push(c);
@@ -315,9 +388,15 @@ fn trusted_chain(
     let vek_issuer = vek.tbs_certificate.issuer.clone();
     let mut tried = Vec::new();
     for ask in intermediates.iter().filter(|c| c.tbs_certificate.subject == vek_issuer) {
-        for (ark, anchor) in roots.iter().filter(|(r, _)| r.tbs_certificate.subject == ask.tbs_certificate.issuer) {
+        for (ark, anchor) in roots
+            .iter()
+            .filter(|(r, _)| r.tbs_certificate.subject == ask.tbs_certificate.issuer)
+        {
             let chain = Chain {
-                ca: ca::Chain { ark: ark.clone().into(), ask: ask.clone().into() },
+                ca: ca::Chain {
+                    ark: ark.clone().into(),
+                    ask: ask.clone().into(),
+                },
                 vek: vek.clone().into(),
             };
             match (&chain).verify() {
@@ -338,27 +417,40 @@ fn trusted_chain(
     } else {
         tried.join("; ")
     };
-    Err(SnpError::NoTrustedChain { vek: vek_name, issuer: vek_issuer.to_string(), detail })
+    Err(SnpError::NoTrustedChain {
+        vek: vek_name,
+        issuer: vek_issuer.to_string(),
+        detail,
+    })
 }
 
 /// The product is named by the ARK ("ARK-Milan"); the intermediate must be the matching
 /// ASK ("SEV-Milan") for a VCEK or ASVK ("SEV-VLEK-Milan") for a VLEK.
 fn product_of(ark: &Certificate, ask: &Certificate, signing_key: SigningKey) -> Result<String, SnpError> {
     let ark_cn = common_name(&ark.tbs_certificate.subject).unwrap_or_default();
-    let product = ark_cn.strip_prefix("ARK-").map(str::to_string).ok_or_else(|| SnpError::Extension {
-        which: "ARK",
-        name: "subject CN",
-        oid: OID_CN,
-        expected: "ARK-<product>".into(),
-        found: ark_cn.clone(),
-    })?;
+    let product = ark_cn
+        .strip_prefix("ARK-")
+        .map(str::to_string)
+        .ok_or_else(|| SnpError::Extension {
+            which: "ARK",
+            name: "subject CN",
+            oid: OID_CN,
+            expected: "ARK-<product>".into(),
+            found: ark_cn.clone(),
+        })?;
     let (which, want) = match signing_key {
         SigningKey::Vcek => ("ASK", format!("SEV-{product}")),
         SigningKey::Vlek => ("ASVK", format!("SEV-VLEK-{product}")),
     };
     let found = common_name(&ask.tbs_certificate.subject).unwrap_or_default();
     if found != want {
-        return Err(SnpError::Extension { which, name: "subject CN", oid: OID_CN, expected: want, found });
+        return Err(SnpError::Extension {
+            which,
+            name: "subject CN",
+            oid: OID_CN,
+            expected: want,
+            found,
+        });
     }
     Ok(product)
 }
@@ -414,7 +506,12 @@ fn check_report_signature(raw: &[u8], vek: &Certificate) -> Result<(), SnpError>
 
 fn extension<'a>(c: &'a Certificate, oid: &str) -> Option<&'a [u8]> {
     let oid = ObjectIdentifier::new_unwrap(oid);
-    c.tbs_certificate.extensions.as_ref()?.iter().find(|x| x.extn_id == oid).map(|x| x.extn_value.as_bytes())
+    c.tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|x| x.extn_id == oid)
+        .map(|x| x.extn_value.as_bytes())
 }
 
 /// The VEK's TCB, hwID and product-name extensions must describe this report.
@@ -458,7 +555,11 @@ fn check_vek_extensions(
         let chip = &report.chip_id;
         match extension(vek, OID_HWID) {
             // Turin's hwID is 8 bytes; the report's CHIP_ID is then zero-padded to 64.
-            Some(hwid) if !hwid.is_empty() && hwid.len() <= 64 && chip[..hwid.len()] == *hwid && chip[hwid.len()..].iter().all(|b| *b == 0) => {}
+            Some(hwid)
+                if !hwid.is_empty()
+                    && hwid.len() <= 64
+                    && chip[..hwid.len()] == *hwid
+                    && chip[hwid.len()..].iter().all(|b| *b == 0) => {}
             other => {
                 return Err(SnpError::Extension {
                     which,
@@ -476,7 +577,9 @@ fn check_vek_extensions(
         Err(_) => String::from_utf8_lossy(v).into_owned(),
     });
     // "Milan-B0" (VCEK: product and stepping) or "Milan" (VLEK).
-    let ok = name.as_deref().is_some_and(|n| n == product || n.strip_prefix(product).is_some_and(|rest| rest.starts_with('-')));
+    let ok = name
+        .as_deref()
+        .is_some_and(|n| n == product || n.strip_prefix(product).is_some_and(|rest| rest.starts_with('-')));
     if !ok {
         return Err(SnpError::Extension {
             which,

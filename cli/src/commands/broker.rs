@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sealrun_attest::audit::AuditLog;
 use sealrun_attest::broker::client::block_on;
-use sealrun_attest::broker::server::tls_server_config;
+use sealrun_attest::broker::server::{check_listen, tls_server_config};
 use sealrun_attest::broker::{AdminToken, Broker, BrokerClient, BrokerConfig};
 use sealrun_attest::keystore::{FileKeyStore, Kek};
 use sealrun_policy::Policy;
@@ -127,6 +127,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<i32> {
         tracing::warn!("no --admin-token-file: the admin API is disabled");
     }
     let broker = Broker::new(config)?;
+    check_listen(a.listen, tls.is_some())?;
     eprintln!(
         "sealrun broker: listening on {}://{} (policy {})",
         if tls.is_some() { "https" } else { "http" },
@@ -145,7 +146,11 @@ fn admin(conn: &AdminConn) -> anyhow::Result<(BrokerClient, AdminToken)> {
 
 fn keys(action: KeysAction) -> anyhow::Result<i32> {
     match action {
-        KeysAction::Put { conn, resource, from_file } => {
+        KeysAction::Put {
+            conn,
+            resource,
+            from_file,
+        } => {
             let key = zeroize_vec(match &from_file {
                 Some(p) => std::fs::read(p).with_context(|| format!("reading the key from {}", p.display()))?,
                 None => {
@@ -154,7 +159,10 @@ fn keys(action: KeysAction) -> anyhow::Result<i32> {
                         anyhow::bail!("refusing to read a key from a terminal: give --from-file or pipe it in");
                     }
                     let mut buf = Vec::new();
-                    stdin.lock().read_to_end(&mut buf).context("reading the key from standard input")?;
+                    stdin
+                        .lock()
+                        .read_to_end(&mut buf)
+                        .context("reading the key from standard input")?;
                     buf
                 }
             });
@@ -194,4 +202,3 @@ impl Drop for ZeroizeVec {
         drop(sealrun_attest::keystore::Secret::new(std::mem::take(&mut self.0)));
     }
 }
-

@@ -112,8 +112,8 @@ pub fn verify_payload(
     let raw = base64::engine::general_purpose::STANDARD
         .decode(signature_b64.trim())
         .map_err(|e| invalid(format!("{COSIGN_SIGNATURE_ANNOTATION} is not base64: {e}")))?;
-    let signature = Signature::from_der(&raw)
-        .map_err(|e| invalid(format!("signature is not a DER ECDSA P-256 signature: {e}")))?;
+    let signature =
+        Signature::from_der(&raw).map_err(|e| invalid(format!("signature is not a DER ECDSA P-256 signature: {e}")))?;
     key.verify(payload, &signature)
         .map_err(|_| invalid("signature does not match the payload under the given key".to_string()))?;
     // Only a signed payload is worth reading.
@@ -123,11 +123,7 @@ pub fn verify_payload(
 /// Find the cosign signatures of `image_digest` in the layout (referrers and the
 /// `sha256-<hex>.sig` tag) and return the first that verifies under `key`. When none does,
 /// the error is the last failure seen.
-pub fn verify_image(
-    layout: &OciLayout,
-    image_digest: &str,
-    key: &VerifyingKey,
-) -> Result<CosignVerified, OciError> {
+pub fn verify_image(layout: &OciLayout, image_digest: &str, key: &VerifyingKey) -> Result<CosignVerified, OciError> {
     let digest = BlobDigest::parse(image_digest, "image digest")?;
     let mut last_err = None;
     for referrer in referrers::referrers(layout, image_digest)? {
@@ -135,7 +131,11 @@ pub fn verify_image(
             continue;
         }
         for payload in &referrer.payloads {
-            let what = format!("{} (signature manifest {})", payload.descriptor.digest(), referrer.manifest.digest);
+            let what = format!(
+                "{} (signature manifest {})",
+                payload.descriptor.digest(),
+                referrer.manifest.digest
+            );
             let Some(sig) = payload
                 .descriptor
                 .annotations()

@@ -39,11 +39,7 @@ pub enum OciError {
     #[error("{blob}: expected a regular file, found {found}")]
     BlobNotFile { blob: String, found: String },
     #[error("{blob}: size expected {expected}, found {found}")]
-    SizeMismatch {
-        blob: String,
-        expected: u64,
-        found: u64,
-    },
+    SizeMismatch { blob: String, expected: u64, found: u64 },
     #[error("{blob}: digest expected {expected}, found {found}")]
     DigestMismatch {
         blob: String,
@@ -95,11 +91,7 @@ pub enum OciError {
         reason: String,
     },
     #[error("{layer}: entry {entry:?}: over the limit of {limit} entries")]
-    TooManyEntries {
-        layer: String,
-        entry: String,
-        limit: u64,
-    },
+    TooManyEntries { layer: String, entry: String, limit: u64 },
     #[error("{layer}: entry {entry:?}: {size} bytes bring the unpacked total to {total}, over the limit of {limit}")]
     TooLarge {
         layer: String,

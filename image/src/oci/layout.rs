@@ -259,10 +259,7 @@ impl Read for BlobReader {
             };
             return Err(self.fail(err));
         }
-        self.hasher
-            .as_mut()
-            .expect("hasher until EOF")
-            .update(&buf[..n]);
+        self.hasher.as_mut().expect("hasher until EOF").update(&buf[..n]);
         Ok(n)
     }
 }
@@ -306,7 +303,7 @@ pub fn is_index_type(media_type: &str) -> bool {
 
 /// The descriptor's digest, validated.
 pub fn descriptor_digest(desc: &Descriptor, what: &str) -> Result<BlobDigest, OciError> {
-    BlobDigest::parse(&desc.digest().to_string(), what)
+    BlobDigest::parse(desc.digest().as_ref(), what)
 }
 
 /// The `org.opencontainers.image.ref.name` annotation of a descriptor.
@@ -346,12 +343,11 @@ impl OciLayout {
         let root = root.as_ref().to_path_buf();
         let layout_file = root.join("oci-layout");
         let raw = read_small_file(&layout_file)?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&raw).map_err(|e| OciError::Parse {
-                what: layout_file.display().to_string(),
-                kind: "oci-layout JSON document",
-                reason: e.to_string(),
-            })?;
+        let value: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| OciError::Parse {
+            what: layout_file.display().to_string(),
+            kind: "oci-layout JSON document",
+            reason: e.to_string(),
+        })?;
         match value.get("imageLayoutVersion").and_then(|v| v.as_str()) {
             Some(IMAGE_LAYOUT_VERSION) => {}
             Some(other) => {
@@ -370,12 +366,11 @@ impl OciLayout {
 
         let index_file = root.join("index.json");
         let index_raw = read_small_file(&index_file)?;
-        let index: ImageIndex =
-            serde_json::from_slice(&index_raw).map_err(|e| OciError::Parse {
-                what: index_file.display().to_string(),
-                kind: "OCI image index",
-                reason: e.to_string(),
-            })?;
+        let index: ImageIndex = serde_json::from_slice(&index_raw).map_err(|e| OciError::Parse {
+            what: index_file.display().to_string(),
+            kind: "OCI image index",
+            reason: e.to_string(),
+        })?;
         if index.schema_version() != 2 {
             return Err(OciError::Field {
                 what: index_file.display().to_string(),
@@ -384,11 +379,7 @@ impl OciLayout {
                 found: index.schema_version().to_string(),
             });
         }
-        Ok(OciLayout {
-            root,
-            index_raw,
-            index,
-        })
+        Ok(OciLayout { root, index_raw, index })
     }
 
     pub fn root(&self) -> &Path {
@@ -420,11 +411,10 @@ impl OciLayout {
             }
             Err(source) => return Err(OciError::Io { path, source }),
         };
-        let blobs_dir =
-            fs::canonicalize(self.root.join("blobs")).map_err(|source| OciError::Io {
-                path: self.root.join("blobs"),
-                source,
-            })?;
+        let blobs_dir = fs::canonicalize(self.root.join("blobs")).map_err(|source| OciError::Io {
+            path: self.root.join("blobs"),
+            source,
+        })?;
         if !resolved.starts_with(&blobs_dir) {
             return Err(OciError::BlobEscapes {
                 layout: self.root.clone(),
@@ -512,12 +502,11 @@ impl OciLayout {
             });
         }
         let raw = self.read_blob(desc, MAX_DOCUMENT_BYTES)?;
-        let manifest: ImageManifest =
-            serde_json::from_slice(&raw).map_err(|e| OciError::Parse {
-                what: what.clone(),
-                kind: "OCI image manifest",
-                reason: e.to_string(),
-            })?;
+        let manifest: ImageManifest = serde_json::from_slice(&raw).map_err(|e| OciError::Parse {
+            what: what.clone(),
+            kind: "OCI image manifest",
+            reason: e.to_string(),
+        })?;
         if manifest.schema_version() != 2 {
             return Err(OciError::Field {
                 what,
@@ -647,10 +636,7 @@ impl OciLayout {
                 .filter(|d| d.digest().to_string() == wanted.to_string())
                 .collect()
         } else {
-            let exact: Vec<&Descriptor> = all
-                .iter()
-                .filter(|d| ref_name(d) == Some(reference))
-                .collect();
+            let exact: Vec<&Descriptor> = all.iter().filter(|d| ref_name(d) == Some(reference)).collect();
             if exact.is_empty() && !reference.contains(':') && !reference.contains('/') {
                 all.iter()
                     .filter(|d| {
@@ -675,10 +661,7 @@ impl OciLayout {
                 layout: self.root.clone(),
                 reference: reference.to_string(),
                 available: {
-                    let tags: Vec<String> = all
-                        .iter()
-                        .filter_map(|d| ref_name(d).map(str::to_string))
-                        .collect();
+                    let tags: Vec<String> = all.iter().filter_map(|d| ref_name(d).map(str::to_string)).collect();
                     if tags.is_empty() {
                         "none".to_string()
                     } else {
@@ -757,7 +740,7 @@ fn host_arch() -> &'static str {
 }
 
 fn platform_matches(desc: &Descriptor) -> bool {
-    desc.platform().as_ref().is_some_and(|p| {
-        p.os().to_string() == "linux" && p.architecture().to_string() == host_arch()
-    })
+    desc.platform()
+        .as_ref()
+        .is_some_and(|p| p.os().to_string() == "linux" && p.architecture().to_string() == host_arch())
 }

@@ -159,9 +159,7 @@ fn clean_path(path: &Path, layer: &str, entry: &str) -> Result<Vec<OsString>, Oc
             Component::Normal(name) => out.push(name.to_os_string()),
             Component::CurDir => {}
             Component::ParentDir => return Err(refuse("path has a '..' component")),
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(refuse("path is absolute"))
-            }
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("path is absolute")),
         }
     }
     Ok(out)
@@ -299,8 +297,8 @@ impl<'a> Unpacker<'a> {
     /// a symlink; with `create`, missing directories are made (and recorded).
     fn open_dir(&mut self, comps: &[OsString], create: bool, entry: &str) -> Result<OwnedFd, OciError> {
         let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-        let mut cur = openat(&self.root, ".", flags, Mode::empty())
-            .map_err(|e| self.io_err(entry, "open target", e.into()))?;
+        let mut cur =
+            openat(&self.root, ".", flags, Mode::empty()).map_err(|e| self.io_err(entry, "open target", e.into()))?;
         for (i, name) in comps.iter().enumerate() {
             let next = match openat(&cur, name.as_os_str(), flags, Mode::empty()) {
                 Ok(fd) => fd,
@@ -362,24 +360,23 @@ impl<'a> Unpacker<'a> {
 
     fn unpack_stream(&mut self, blob: &mut dyn Read, compression: Compression) -> Result<(), OciError> {
         {
-            let decoded: Box<dyn Read + '_> = match compression {
-                Compression::Tar => Box::new(&mut *blob),
-                Compression::TarGzip => Box::new(flate2::read::MultiGzDecoder::new(&mut *blob)),
-                Compression::TarZstd => Box::new(
-                    ruzstd::decoding::StreamingDecoder::new(&mut *blob).map_err(|e| {
-                        OciError::Layer {
+            let decoded: Box<dyn Read + '_> =
+                match compression {
+                    Compression::Tar => Box::new(&mut *blob),
+                    Compression::TarGzip => Box::new(flate2::read::MultiGzDecoder::new(&mut *blob)),
+                    Compression::TarZstd => Box::new(ruzstd::decoding::StreamingDecoder::new(&mut *blob).map_err(
+                        |e| OciError::Layer {
                             layer: self.layer.to_string(),
                             reason: format!("not a zstd stream: {e}"),
-                        }
-                    })?,
-                ),
-                Compression::Raw => {
-                    return Err(OciError::Layer {
-                        layer: self.layer.to_string(),
-                        reason: "a raw layer is not a tar stream".to_string(),
-                    })
-                }
-            };
+                        },
+                    )?),
+                    Compression::Raw => {
+                        return Err(OciError::Layer {
+                            layer: self.layer.to_string(),
+                            reason: "a raw layer is not a tar stream".to_string(),
+                        })
+                    }
+                };
             // Headers, long names and padding: generously 8 KiB per entry on top of content.
             let cap = self
                 .limits
@@ -395,8 +392,7 @@ impl<'a> Unpacker<'a> {
             self.unpack_entries(&mut archive)?;
             // Read what follows the end-of-archive marker, so the whole stream is decoded.
             let mut rest = archive.into_inner();
-            io::copy(&mut rest, &mut io::sink())
-                .map_err(|e| self.io_err("(end of archive)", "read", e))?;
+            io::copy(&mut rest, &mut io::sink()).map_err(|e| self.io_err("(end of archive)", "read", e))?;
         }
         // And the rest of the blob: a BlobReader checks size and digest at EOF.
         io::copy(blob, &mut io::sink()).map_err(|e| self.io_err("(end of layer)", "read", e))?;
@@ -406,9 +402,7 @@ impl<'a> Unpacker<'a> {
     }
 
     fn unpack_entries<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<(), OciError> {
-        let entries = archive
-            .entries()
-            .map_err(|e| self.io_err("(archive)", "read", e))?;
+        let entries = archive.entries().map_err(|e| self.io_err("(archive)", "read", e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| self.io_err("(next entry)", "read header", e))?;
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -422,10 +416,7 @@ impl<'a> Unpacker<'a> {
                 .map_err(|e| self.io_err(&name, "read path", e))?
                 .into_owned();
             let comps = clean_path(&path, self.layer, &name)?;
-            if comps
-                .last()
-                .is_some_and(|n| n.as_bytes().starts_with(b".wh."))
-            {
+            if comps.last().is_some_and(|n| n.as_bytes().starts_with(b".wh.")) {
                 return Err(self.unsafe_entry(&name, "whiteout entries are not supported"));
             }
             let mode = entry.header().mode().unwrap_or(0o644);
@@ -440,13 +431,9 @@ impl<'a> Unpacker<'a> {
                 let size = entry.size();
                 self.add_bytes(&name, size)?;
                 let mut file = self.create_file(&comps, &name)?;
-                let written = io::copy(&mut entry, &mut file)
-                    .map_err(|e| self.io_err(&name, "write", e))?;
+                let written = io::copy(&mut entry, &mut file).map_err(|e| self.io_err(&name, "write", e))?;
                 if written != size {
-                    return Err(self.unsafe_entry(
-                        &name,
-                        format!("size expected {size}, found {written}"),
-                    ));
+                    return Err(self.unsafe_entry(&name, format!("size expected {size}, found {written}")));
                 }
                 file.flush().map_err(|e| self.io_err(&name, "write", e))?;
                 self.finish_file(&file, mode, &name)?;
@@ -468,10 +455,7 @@ impl<'a> Unpacker<'a> {
             } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
                 return Err(self.unsafe_entry(&name, "device nodes and fifos are refused"));
             } else {
-                return Err(self.unsafe_entry(
-                    &name,
-                    format!("entry type {:?} is refused", kind.as_byte() as char),
-                ));
+                return Err(self.unsafe_entry(&name, format!("entry type {:?} is refused", kind.as_byte() as char)));
             }
         }
         Ok(())
@@ -507,10 +491,7 @@ impl<'a> Unpacker<'a> {
             return Err(self.unsafe_entry(entry, "symlink with an empty target"));
         }
         if target.is_absolute() {
-            return Err(self.unsafe_entry(
-                entry,
-                format!("symlink target {} is absolute", target.display()),
-            ));
+            return Err(self.unsafe_entry(entry, format!("symlink target {} is absolute", target.display())));
         }
         // The quick lexical check; the full one runs once the layer is written.
         let mut depth = comps.len() as i64 - 1;
@@ -521,10 +502,7 @@ impl<'a> Unpacker<'a> {
                 _ => {}
             }
             if depth < 0 {
-                return Err(self.unsafe_entry(
-                    entry,
-                    format!("symlink target {} leaves the root", target.display()),
-                ));
+                return Err(self.unsafe_entry(entry, format!("symlink target {} leaves the root", target.display())));
             }
         }
         let (name, parent) = comps.split_last().expect("non-empty path");
@@ -540,31 +518,24 @@ impl<'a> Unpacker<'a> {
 
     fn make_hardlink(&mut self, comps: &[OsString], target: &Path, entry: &str) -> Result<(), OciError> {
         let target_name = target.display().to_string();
-        let tcomps = clean_path(target, self.layer, entry).map_err(|_| {
-            self.unsafe_entry(entry, format!("hardlink target {target_name} leaves the root"))
-        })?;
+        let tcomps = clean_path(target, self.layer, entry)
+            .map_err(|_| self.unsafe_entry(entry, format!("hardlink target {target_name} leaves the root")))?;
         let Some((tname, tparent)) = tcomps.split_last() else {
             return Err(self.unsafe_entry(entry, "hardlink to the target directory"));
         };
         let tdir = self.open_dir(tparent, false, entry)?;
-        let st = fstatat(&tdir, tname.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| {
-            self.unsafe_entry(entry, format!("hardlink target {target_name}: {e}"))
-        })?;
+        let st = fstatat(&tdir, tname.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| self.unsafe_entry(entry, format!("hardlink target {target_name}: {e}")))?;
         if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
-            return Err(self.unsafe_entry(
-                entry,
-                format!("hardlink target {target_name} is not a regular file"),
-            ));
+            return Err(self.unsafe_entry(entry, format!("hardlink target {target_name} is not a regular file")));
         }
         let (name, parent) = comps.split_last().expect("non-empty path");
         let dir = self.open_dir(parent, true, entry)?;
         // No AT_SYMLINK_FOLLOW: the link is to the entry itself, checked above to be a file.
-        linkat(&tdir, tname.as_os_str(), &dir, name.as_os_str(), AtFlags::empty()).map_err(
-            |e| match e {
-                Errno::EEXIST => self.exists_err(entry),
-                e => self.io_err(entry, "link", e.into()),
-            },
-        )?;
+        linkat(&tdir, tname.as_os_str(), &dir, name.as_os_str(), AtFlags::empty()).map_err(|e| match e {
+            Errno::EEXIST => self.exists_err(entry),
+            e => self.io_err(entry, "link", e.into()),
+        })?;
         self.created.push((comps.to_vec(), false));
         self.report.files.push(join(comps));
         Ok(())
@@ -590,10 +561,7 @@ impl<'a> Unpacker<'a> {
         };
         let mut stack: Vec<OsString> = link[..link.len() - 1].to_vec();
         let first = read_link(&join(link))?;
-        let mut queue: VecDeque<OsString> = first
-            .components()
-            .map(|c| c.as_os_str().to_os_string())
-            .collect();
+        let mut queue: VecDeque<OsString> = first.components().map(|c| c.as_os_str().to_os_string()).collect();
         let mut hops = 1;
         while let Some(c) = queue.pop_front() {
             if c == OsStr::new("..") {

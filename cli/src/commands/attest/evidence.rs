@@ -13,7 +13,12 @@ pub struct Args {
     #[arg(long, default_value = "auto", value_parser = ["auto", "snp", "tdx", "dev"])]
     pub tee: String,
     /// The 64 bytes to bind into the report, as 128 hex digits
-    #[arg(long, value_name = "HEX", conflicts_with = "nonce_file", required_unless_present = "nonce_file")]
+    #[arg(
+        long,
+        value_name = "HEX",
+        conflicts_with = "nonce_file",
+        required_unless_present = "nonce_file"
+    )]
     pub report_data: Option<String>,
     /// A file whose bytes are the report data if exactly 64 bytes, else hashed with SHA-512
     #[arg(long, value_name = "FILE")]

@@ -49,32 +49,58 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    // Find where the key goes before asking for it: a refusal then costs no release.
-    let mut sink = open_sink(&a)?;
+    // Check where the key goes before asking for it: a refusal then costs no release.
+    let sink = open_sink(&a)?;
     let tee = match a.tee {
         TeeChoice::Auto => attester::detect()?,
         TeeChoice::Dev => Tee::Dev,
         TeeChoice::Snp => Tee::Snp,
         TeeChoice::Tdx => Tee::Tdx,
     };
-    let claims = WorkloadClaims { image_digest: a.image_digest.clone(), policy_digest: a.policy_digest.clone() };
+    let claims = WorkloadClaims {
+        image_digest: a.image_digest.clone(),
+        policy_digest: a.policy_digest.clone(),
+    };
     let key = request_resource(&a.broker, &a.resource, &tee, &claims, a.tls_root.as_deref())?;
-    sink.write_all(&key).context("writing the key")?;
-    sink.flush().context("writing the key")?;
-    eprintln!("sealrun: released {} ({} bytes, tee {})", a.resource, key.len(), tee.as_str());
+    let mut w: Box<dyn std::io::Write> = match sink {
+        Sink::Writer(w) => w,
+        // The file is created only once there is a key to put in it.
+        Sink::File(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?,
+        ),
+    };
+    w.write_all(&key).context("writing the key")?;
+    w.flush().context("writing the key")?;
+    eprintln!(
+        "sealrun: released {} ({} bytes, tee {})",
+        a.resource,
+        key.len(),
+        tee.as_str()
+    );
     Ok(0)
 }
 
-fn open_sink(a: &Args) -> anyhow::Result<Box<dyn std::io::Write>> {
+enum Sink {
+    Writer(Box<dyn std::io::Write>),
+    File(PathBuf),
+}
+
+fn open_sink(a: &Args) -> anyhow::Result<Sink> {
     if let Some(path) = &a.out {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("creating {}", path.display()))?;
-        return Ok(Box::new(f));
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            anyhow::bail!("--out {}: directory {} does not exist", path.display(), dir.display());
+        }
+        return Ok(Sink::File(path.clone()));
     }
     match a.fd {
         None | Some(1) => {
@@ -84,7 +110,7 @@ fn open_sink(a: &Args) -> anyhow::Result<Box<dyn std::io::Write>> {
                     "refusing to write a key to a terminal: redirect standard output, or give --fd N or --out FILE"
                 );
             }
-            Ok(Box::new(out))
+            Ok(Sink::Writer(Box::new(out)))
         }
         Some(n) => {
             // Reopening through /proc keeps this free of unsafe fd handling.
@@ -96,7 +122,7 @@ fn open_sink(a: &Args) -> anyhow::Result<Box<dyn std::io::Write>> {
             if f.is_terminal() {
                 anyhow::bail!("refusing to write a key to a terminal (--fd {n})");
             }
-            Ok(Box::new(f))
+            Ok(Sink::Writer(Box::new(f)))
         }
     }
 }
