@@ -524,3 +524,30 @@ fn create_runs_a_verified_image_and_records_the_gate() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     b.assert_nothing_left();
 }
+
+// ---- the demo -------------------------------------------------------------------------
+
+#[test]
+fn the_demo_runs_the_whole_launch_path_and_leaves_nothing() {
+    let o = sealrun(&["demo"]);
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    for want in [
+        "verdict: verified",
+        "signature: oms-key",
+        "sbom: cyclonedx-1.6 (3 components) passes",
+        "released models/demo/key: 32 bytes",
+        "3 entries, hash chain intact",
+        "NoNewPrivs: 1",
+        "key: 32 bytes read from fd 3",
+        "write to /models: denied",
+        "read /proc/kcore: denied",
+        "listen on 8080, the policy's port: allowed",
+        "listen on unlisted port 9999: denied",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in:\n{t}");
+    }
+    assert!(!t.contains("UNEXPECTED"), "{t}");
+    let dir = t.lines().find_map(|l| l.strip_prefix("working directory ")).unwrap();
+    assert!(!Path::new(dir).exists(), "{dir} left behind");
+}

@@ -93,6 +93,8 @@ enum Command {
     Attest(commands::attest::Verb),
     /// Run and administer the key broker
     Broker(commands::broker::Args),
+    /// The whole launch path on embedded defaults: sign, package, verify, attest, release, run
+    Demo(commands::demo::Args),
 }
 
 pub struct Global {
@@ -151,6 +153,7 @@ fn main() -> ExitCode {
         Command::Sign(a) => commands::sign::run(a),
         Command::Attest(v) => commands::attest::run(v),
         Command::Broker(a) => commands::broker::run(a),
+        Command::Demo(a) => commands::demo::run(a),
     };
     match res {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

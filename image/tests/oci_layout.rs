@@ -2,6 +2,7 @@
 //! bundle and a CycloneDX ML-BOM as referrers), and tamper tests on copies of it.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sealrun_image::oci::layout::{BlobDigest, DigestAlgorithm};
@@ -322,4 +323,75 @@ fn unpacks_the_raw_model_layers_at_their_paths() {
     let err = unpack_layer(&layout, &m.manifest.layers()[0], &target, &UnpackLimits::default()).unwrap_err();
     assert!(matches!(err, OciError::UnsafeEntry { .. }), "{err}");
     assert!(target.join("config.json").exists(), "the earlier file stays");
+}
+
+#[test]
+fn a_blob_that_changes_after_open_fails_while_streaming() {
+    use std::io::Read;
+    let (_tmp, root) = layout_copy();
+    let layout = OciLayout::open(&root).unwrap();
+    let m = layout.resolve("v1").unwrap();
+    let path = blob_path(&root, WEIGHTS);
+
+    // Grows after the size check at open: refused at the first byte past the declared size.
+    let mut reader = layout.open_descriptor(&m.manifest.layers()[2]).unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(b"more")
+        .unwrap();
+    let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+    let err = err.into_inner().unwrap().downcast::<OciError>().unwrap();
+    assert!(
+        matches!(
+            *err,
+            OciError::SizeMismatch {
+                expected: 1_048_576,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Shrinks after open: refused at EOF.
+    let bytes = fs::read(&path).unwrap();
+    let mut reader = {
+        fs::write(&path, &bytes[..1_048_576]).unwrap();
+        layout.open_descriptor(&m.manifest.layers()[2]).unwrap()
+    };
+    fs::write(&path, &bytes[..1000]).unwrap();
+    let err = reader.read_to_end(&mut Vec::new()).unwrap_err();
+    let err = err.into_inner().unwrap().downcast::<OciError>().unwrap();
+    assert!(
+        matches!(
+            *err,
+            OciError::SizeMismatch {
+                expected: 1_048_576,
+                found: 1000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(!reader.verified());
+}
+
+#[test]
+fn a_full_reference_name_resolves_by_its_tag() {
+    let (_tmp, root) = layout_copy();
+    let index = fs::read_to_string(root.join("index.json")).unwrap();
+    let edited = index.replacen("\"v1\"", "\"registry.example/models/demo:v1\"", 1);
+    assert_ne!(edited, index);
+    fs::write(root.join("index.json"), edited).unwrap();
+    let layout = OciLayout::open(&root).unwrap();
+    assert_eq!(layout.resolve("v1").unwrap().digest.to_string(), MODEL_MANIFEST);
+    assert_eq!(
+        layout
+            .resolve("registry.example/models/demo:v1")
+            .unwrap()
+            .digest
+            .to_string(),
+        MODEL_MANIFEST
+    );
 }

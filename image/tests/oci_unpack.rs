@@ -390,3 +390,101 @@ fn a_failure_into_an_existing_target_removes_only_what_it_made() {
     kept.sort();
     assert_eq!(kept, ["old"]);
 }
+
+/// A layout holding one ModelPack manifest with the given layers (bytes as stored, declared
+/// digest), tagged `v1`.
+fn layout_with(root: &Path, layers: &[(&str, &[u8], String)]) -> sealrun_image::oci::OciLayout {
+    use sha2::{Digest, Sha256};
+    let hex = |b: &[u8]| -> String { Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect() };
+    fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let mut descs = Vec::new();
+    for (media_type, bytes, digest) in layers {
+        fs::write(root.join("blobs/sha256").join(&digest[7..]), bytes).unwrap();
+        descs.push(serde_json::json!({"mediaType": media_type, "digest": digest, "size": bytes.len()}));
+    }
+    fs::write(root.join("blobs/sha256").join(hex(b"{}")), b"{}").unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.cncf.model.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": format!("sha256:{}", hex(b"{}")), "size": 2},
+        "layers": descs,
+    }))
+    .unwrap();
+    let mhex = hex(&manifest);
+    fs::write(root.join("blobs/sha256").join(&mhex), &manifest).unwrap();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{mhex}"), "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "v1"}}],
+    });
+    fs::write(root.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    sealrun_image::oci::OciLayout::open(root).unwrap()
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(bytes).iter().map(|x| format!("{x:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+#[test]
+fn a_tar_layer_unpacks_from_a_layout_and_a_tampered_one_is_undone() {
+    use sealrun_image::oci::unpack_layer;
+    let s = Scene::new();
+    let good = zstd(&tar_of(&honest_entries()));
+    let gz = gzip(&tar_of(&[file("x/y.txt", b"hello"), file("z.txt", b"world")]));
+    // A plain tar with one byte of a file changed after its digest was taken: the tar
+    // still decodes, so only the digest at EOF can tell.
+    let tampered = {
+        let mut t = tar_of(&[file("x/y.txt", b"hello"), file("z.txt", b"world")]);
+        let declared = sha256_digest(&t);
+        let pos = t.windows(5).position(|w| w == b"world").unwrap();
+        t[pos] = b'W';
+        (t, declared)
+    };
+    let layout = layout_with(
+        &s.tmp.path().join("layout"),
+        &[
+            (
+                "application/vnd.cncf.model.weight.v1.tar+zstd",
+                &good,
+                sha256_digest(&good),
+            ),
+            ("application/vnd.cncf.model.weight.v1.tar+gzip", &gz, sha256_digest(&gz)),
+            (
+                "application/vnd.cncf.model.weight.v1.tar",
+                &tampered.0,
+                tampered.1.clone(),
+            ),
+            ("application/vnd.example.unknown", b"zz", sha256_digest(b"zz")),
+        ],
+    );
+    let m = layout.resolve("v1").unwrap();
+    let layers = m.manifest.layers();
+    let limits = UnpackLimits::default();
+
+    let report = unpack_layer(&layout, &layers[0], &s.target(), &limits).unwrap();
+    assert_eq!(report.entries, 7);
+    check_honest(&s.target());
+
+    let other = s.tmp.path().join("other");
+    unpack_layer(&layout, &layers[1], &other, &limits).unwrap();
+    assert_eq!(fs::read(other.join("x/y.txt")).unwrap(), b"hello");
+
+    // Every file of the tampered layer is written before EOF shows the digest is wrong;
+    // then all of it is removed.
+    let third = s.tmp.path().join("third");
+    let err = unpack_layer(&layout, &layers[2], &third, &limits).unwrap_err();
+    match &err {
+        OciError::DigestMismatch { blob, expected, .. } => {
+            assert_eq!(blob, &format!("blobs/sha256/{}", &tampered.1[7..]));
+            assert_eq!(expected, &tampered.1);
+        }
+        other => panic!("{other}"),
+    }
+    assert!(!third.exists(), "a layer that fails its digest leaves nothing behind");
+
+    let err = unpack_layer(&layout, &layers[3], &s.tmp.path().join("fourth"), &limits).unwrap_err();
+    assert!(matches!(err, OciError::Layer { .. }), "{err}");
+}

@@ -129,7 +129,7 @@ where
     }
 }
 
-/// A response: status, the `Set-Cookie` session id if any, body.
+/// A response: status, content type, body.
 pub struct HttpResponse {
     pub status: StatusCode,
     pub content_type: Option<String>,

@@ -590,8 +590,9 @@ async fn auth(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, body: Bytes
         Ok(r) => r,
         Err(r) => return st.refuse(peer, "auth", r, json!({})),
     };
-    let major_minor_ok = req.version.split('.').next() == Some("0");
-    if !major_minor_ok {
+    // KBS protocol versions 0.x differ in payload details this broker tolerates; a new
+    // major version would not be the same protocol.
+    if req.version.split('.').next() != Some("0") {
         let r = Refusal::new(
             StatusCode::BAD_REQUEST,
             "version_unsupported",
@@ -1036,13 +1037,14 @@ async fn resource(
 }
 
 /// Checks the admin bearer token; on failure returns the refusal (already recorded).
+/// `None`: go ahead.
 fn admin_guard(
     st: &State,
     peer: Peer,
     headers: &HeaderMap,
     op: &'static str,
     key_id: Option<&str>,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let record = json!({ "key_id": key_id });
     let Some(expected) = &st.admin_token else {
         let r = Refusal::new(
@@ -1050,17 +1052,17 @@ fn admin_guard(
             "admin_disabled",
             "the admin API is disabled (no admin token configured)",
         );
-        return Err(st.refuse(peer, op, r, record));
+        return Some(st.refuse(peer, op, r, record));
     };
     match bearer(headers) {
-        Some(t) if expected.matches(t) => Ok(()),
+        Some(t) if expected.matches(t) => None,
         Some(_) => {
             let r = Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 "admin_unauthorized",
                 "admin bearer token: does not match",
             );
-            Err(st.refuse(peer, op, r, record))
+            Some(st.refuse(peer, op, r, record))
         }
         None => {
             let r = Refusal::new(
@@ -1068,7 +1070,7 @@ fn admin_guard(
                 "admin_unauthorized",
                 "expected `Authorization: Bearer <admin token>`, found none",
             );
-            Err(st.refuse(peer, op, r, record))
+            Some(st.refuse(peer, op, r, record))
         }
     }
 }
@@ -1107,7 +1109,7 @@ async fn admin_put(
     body: Bytes,
 ) -> Response {
     let key_id = format!("{repo}/{kind}/{tag}");
-    if let Err(resp) = admin_guard(&st, peer, &headers, "admin_put", Some(&key_id)) {
+    if let Some(resp) = admin_guard(&st, peer, &headers, "admin_put", Some(&key_id)) {
         return resp;
     }
     // Owning the buffer (no copy when it is not shared) lets the Secret wipe it.
@@ -1144,7 +1146,7 @@ async fn admin_delete(
     UrlPath((repo, kind, tag)): UrlPath<(String, String, String)>,
 ) -> Response {
     let key_id = format!("{repo}/{kind}/{tag}");
-    if let Err(resp) = admin_guard(&st, peer, &headers, "admin_delete", Some(&key_id)) {
+    if let Some(resp) = admin_guard(&st, peer, &headers, "admin_delete", Some(&key_id)) {
         return resp;
     }
     match st.keys.delete(&key_id) {
@@ -1173,7 +1175,7 @@ async fn admin_delete(
 }
 
 async fn admin_list(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: HeaderMap) -> Response {
-    if let Err(resp) = admin_guard(&st, peer, &headers, "admin_list", None) {
+    if let Some(resp) = admin_guard(&st, peer, &headers, "admin_list", None) {
         return resp;
     }
     match st.keys.list() {

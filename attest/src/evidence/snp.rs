@@ -170,7 +170,10 @@ pub fn verify(e: &SnpEvidence, opts: &VerifyOptions) -> Result<Verified, SnpErro
 
     let snp = SnpClaims {
         measurement: hex::encode(report.measurement),
-        vmpl: u8::try_from(report.vmpl).map_err(|_| field("vmpl", "0..=3", report.vmpl))?,
+        vmpl: match u8::try_from(report.vmpl) {
+            Ok(v) if v <= 3 => v,
+            _ => return Err(field("vmpl", "0..=3", report.vmpl)),
+        },
         debug: report.policy.debug_allowed(),
         migration_agent: report.policy.migrate_ma_allowed(),
         host_data: hex::encode(report.host_data),

@@ -4,6 +4,7 @@ pub mod attest;
 pub mod broker;
 pub mod create;
 pub mod delete;
+pub mod demo;
 pub mod events;
 pub mod exec;
 pub mod features;

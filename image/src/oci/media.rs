@@ -82,7 +82,7 @@ pub fn artifact_format(manifest: &ImageManifest) -> ArtifactFormat {
     let either = |a: &str, c: &str| artifact.as_deref() == Some(a) || config == c;
     if either(MODELPACK_ARTIFACT, MODELPACK_CONFIG) {
         ArtifactFormat::ModelPack
-    } else if either(DOCKER_MODEL_CONFIG, DOCKER_MODEL_CONFIG) {
+    } else if config.starts_with("application/vnd.docker.ai.model.config.") {
         ArtifactFormat::DockerModel
     } else if either(KITOPS_ARTIFACT, KITOPS_CONFIG) {
         ArtifactFormat::KitOps
@@ -124,17 +124,26 @@ pub fn classify_layer(media_type: &str) -> Option<(FileKind, Compression)> {
         return Some((kind, compression));
     }
     if let Some(rest) = media_type.strip_prefix(DOCKER_PREFIX) {
-        // Docker's model layers are single files: `gguf.v3`, `license`, `safetensors`, ….
-        if media_type == DOCKER_MODEL_CONFIG {
+        // Docker's model layers: single files (`gguf.v3`, `license`, `safetensors`,
+        // `mmproj`, …; older `model.file.v1+gguf`) and config tarballs (`….config.tar`).
+        if rest.starts_with("model.config.") {
             return None;
         }
-        let name = rest.split(['.', '+', ';']).next().unwrap_or(rest);
-        let kind = match name {
-            "gguf" | "safetensors" => FileKind::Weight,
-            "license" => FileKind::License,
-            other => FileKind::Other(other.to_string()),
+        let compression = if rest.ends_with(".tar") {
+            Compression::Tar
+        } else {
+            Compression::Raw
         };
-        return Some((kind, Compression::Raw));
+        let kind = if rest.contains("gguf") || rest.contains("safetensors") {
+            FileKind::Weight
+        } else if rest.starts_with("license") {
+            FileKind::License
+        } else if rest.contains("config") {
+            FileKind::WeightConfig
+        } else {
+            FileKind::Other(rest.to_string())
+        };
+        return Some((kind, compression));
     }
     None
 }

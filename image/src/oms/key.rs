@@ -207,3 +207,18 @@ impl EcPrivateKey {
 fn p521_signing_key(k: &p521::SecretKey) -> Result<p521::ecdsa::SigningKey, OmsError> {
     p521::ecdsa::SigningKey::from_bytes(&k.to_bytes()).map_err(|e| kerr(format!("private key: {e}")))
 }
+
+/// A fresh P-256 signing key for `sign_model`: (PKCS#8 private key PEM, SubjectPublicKeyInfo
+/// PEM). The private half is zeroized when dropped.
+pub fn generate_p256() -> Result<(zeroize::Zeroizing<String>, String), OmsError> {
+    use p256::pkcs8::EncodePrivateKey;
+    let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let private = secret
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| kerr(format!("encoding the new private key: {e}")))?;
+    let public = secret
+        .public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|e| kerr(format!("encoding the new public key: {e}")))?;
+    Ok((zeroize::Zeroizing::new(private.to_string()), public))
+}

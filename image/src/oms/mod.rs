@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use key::generate_p256;
 pub use manifest::{HashType, Resource, Serialization, SerializationMethod};
 
 /// The media type `model_signing` writes; the verifier accepts what the caller lists.
