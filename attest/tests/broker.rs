@@ -24,7 +24,6 @@ use sealrun_policy::Policy;
 
 const IMAGE: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const OTHER_IMAGE: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-const POLICY_DIGEST: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
 const KEY_ID: &str = "models/key/llama";
 const OTHER_KEY_ID: &str = "models/key/other";
 const UNSTORED_KEY_ID: &str = "models/key/unstored";
@@ -78,10 +77,15 @@ require_tee = ["snp"]
     )
 }
 
+/// The digest of the policy the sandbox enforces: the broker's own (dev) policy.
+fn policy_digest() -> String {
+    Policy::from_str(&dev_policy(), "p.toml").unwrap().digest()
+}
+
 fn claims() -> WorkloadClaims {
     WorkloadClaims {
         image_digest: IMAGE.into(),
-        policy_digest: POLICY_DIGEST.into(),
+        policy_digest: policy_digest(),
     }
 }
 
@@ -247,7 +251,7 @@ fn happy_path_releases_the_exact_key() {
     let tc = verify_with_jwk(&jwk, &token, env.clock.unix()).unwrap();
     assert_eq!(tc["tee"], "dev");
     assert_eq!(tc["image-digest"], IMAGE);
-    assert_eq!(tc["policy-digest"], POLICY_DIGEST);
+    assert_eq!(tc["policy-digest"], policy_digest().as_str());
     assert_eq!(tc["tee-pubkey"], eph.public_jwk());
     assert_eq!(tc["ear.status"], "affirming");
     assert!(tc["evidence-digest"].as_str().unwrap().starts_with("sha256:"));
@@ -861,4 +865,18 @@ fn tls_end_to_end() {
             o("resource", "released", "")
         ]
     );
+}
+
+#[test]
+fn a_sandbox_under_another_policy_gets_no_token() {
+    let env = start(&dev_policy());
+    let mut c = env.client();
+    let eph = jwe::EphemeralKey::generate();
+    let other = WorkloadClaims {
+        image_digest: IMAGE.into(),
+        policy_digest: format!("sha256:{}", "3".repeat(64)),
+    };
+    let req = prepare(&mut c, &eph, &other);
+    let msg = refused(block_on(c.attest(&req)).unwrap(), 401, "policy_digest_mismatch");
+    assert!(msg.contains(&policy_digest()), "{msg}");
 }

@@ -443,6 +443,14 @@ fn a_tar_layer_unpacks_from_a_layout_and_a_tampered_one_is_undone() {
         t[pos] = b'W';
         (t, declared)
     };
+    // Bytes after the zstd frame are not read by the decoder; the digest covers them.
+    let trailing = {
+        let mut t = good.clone();
+        t.extend_from_slice(b"junk");
+        let mut declared = good.clone();
+        declared.extend_from_slice(b"JUNK");
+        (t, sha256_digest(&declared))
+    };
     let layout = layout_with(
         &s.tmp.path().join("layout"),
         &[
@@ -458,6 +466,11 @@ fn a_tar_layer_unpacks_from_a_layout_and_a_tampered_one_is_undone() {
                 tampered.1.clone(),
             ),
             ("application/vnd.example.unknown", b"zz", sha256_digest(b"zz")),
+            (
+                "application/vnd.cncf.model.weight.v1.tar+zstd",
+                &trailing.0,
+                trailing.1.clone(),
+            ),
         ],
     );
     let m = layout.resolve("v1").unwrap();
@@ -487,4 +500,9 @@ fn a_tar_layer_unpacks_from_a_layout_and_a_tampered_one_is_undone() {
 
     let err = unpack_layer(&layout, &layers[3], &s.tmp.path().join("fourth"), &limits).unwrap_err();
     assert!(matches!(err, OciError::Layer { .. }), "{err}");
+
+    let fifth = s.tmp.path().join("fifth");
+    let err = unpack_layer(&layout, &layers[4], &fifth, &limits).unwrap_err();
+    assert!(matches!(err, OciError::DigestMismatch { .. }), "{err}");
+    assert!(!fifth.exists());
 }

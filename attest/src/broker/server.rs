@@ -750,6 +750,18 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
             return st.refuse(peer, "attest", r, record);
         }
     }
+    // The key is released to a sandbox that enforces *this* policy: the policy digest the
+    // runtime attests must be the broker's own.
+    if rd.policy_digest != st.policy_digest {
+        let r = unauthorized(
+            "policy_digest_mismatch",
+            format!(
+                "runtime-data.policy-digest: expected {} (the broker's policy), found `{}`",
+                st.policy_digest, rd.policy_digest
+            ),
+        );
+        return st.refuse(peer, "attest", r, record);
+    }
     let pubkey = match jwe::PublicJwk::from_json(&rd.tee_pubkey) {
         Ok(k) => k,
         Err(e) => {

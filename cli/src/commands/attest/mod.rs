@@ -1,6 +1,7 @@
 //! `sealrun attest …`: the operator's attestation tools.
 
 pub mod audit;
+pub mod bench;
 pub mod evidence;
 pub mod request;
 pub mod verify;
@@ -15,6 +16,8 @@ pub enum Verb {
     Request(request::Args),
     /// Audit log tools
     Audit(audit::Args),
+    /// Load-test a broker with concurrent full flows (dev evidence); throughput and latency
+    Bench(bench::Args),
 }
 
 pub fn run(v: Verb) -> anyhow::Result<i32> {
@@ -23,5 +26,6 @@ pub fn run(v: Verb) -> anyhow::Result<i32> {
         Verb::Verify(a) => verify::run(a),
         Verb::Request(a) => request::run(a),
         Verb::Audit(a) => audit::run(a),
+        Verb::Bench(a) => bench::run(a),
     }
 }
