@@ -21,5 +21,5 @@ for t in $all; do
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$here/artifacts/$t/" \
         >/dev/null 2>&1) || echo "$t: libFuzzer exited $? (see $work/fuzz-0.log)"
     echo "== $t"
-    grep -E '^#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|^==[0-9]+== ERROR|panicked at|^SUMMARY' "$work/fuzz-0.log" || true
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|^==[0-9]+== ERROR|panicked at|^SUMMARY' "$work/fuzz-0.log" || true
 done

@@ -222,5 +222,19 @@ impl Policy {
 /// The JSON Schema of the policy document, generated from the types.
 pub fn json_schema() -> serde_json::Value {
     let schema = schemars::SchemaGenerator::default().into_root_schema_for::<Policy>();
-    serde_json::to_value(schema).expect("schema serialises to JSON")
+    sorted(serde_json::to_value(schema).expect("schema serialises to JSON"))
+}
+
+/// Keys in sorted order at every level, so the schema text is the same whether or not
+/// another crate in the build turns on serde_json's `preserve_order`.
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<(String, serde_json::Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
