@@ -105,19 +105,19 @@ fn with_tamper<T>(path: &Path, original: &[u8], t: Tamper, check: impl FnOnce(&[
     let tampered = match t {
         Tamper::Flip { pos, bit } => {
             let b = original[pos] ^ (1 << bit);
-            f.write_at(&[b], pos as u64).unwrap();
+            f.write_all_at(&[b], pos as u64).unwrap();
             let mut v = original.to_vec();
             v[pos] = b;
             v
         }
         Tamper::AppendToEmpty => {
-            f.write_at(&[0], 0).unwrap();
+            f.write_all_at(&[0], 0).unwrap();
             vec![0]
         }
     };
     let r = check(&tampered);
     match t {
-        Tamper::Flip { pos, .. } => f.write_at(&original[pos..pos + 1], pos as u64).unwrap(),
+        Tamper::Flip { pos, .. } => f.write_all_at(&original[pos..pos + 1], pos as u64).unwrap(),
         Tamper::AppendToEmpty => f.set_len(0).unwrap(),
     }
     r

@@ -13,7 +13,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
-use sha2::{Digest as _, Sha256, Sha512};
 
 use super::error::OciError;
 
@@ -128,32 +127,28 @@ impl fmt::Display for BlobDigest {
     }
 }
 
-/// A streaming hash in the blob's own algorithm.
-pub(crate) enum Hasher {
-    Sha256(Sha256),
-    Sha512(Sha512),
+/// A streaming hash in the blob's own algorithm, through aws-lc's assembly (layer blobs
+/// are the model's weights: hashing them is the gate's whole cost).
+pub(crate) struct Hasher {
+    algorithm: DigestAlgorithm,
+    ctx: aws_lc_rs::digest::Context,
 }
 
 impl Hasher {
     pub(crate) fn new(algorithm: DigestAlgorithm) -> Hasher {
-        match algorithm {
-            DigestAlgorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-            DigestAlgorithm::Sha512 => Hasher::Sha512(Sha512::new()),
-        }
+        let alg = match algorithm {
+            DigestAlgorithm::Sha256 => &aws_lc_rs::digest::SHA256,
+            DigestAlgorithm::Sha512 => &aws_lc_rs::digest::SHA512,
+        };
+        Hasher { algorithm, ctx: aws_lc_rs::digest::Context::new(alg) }
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(bytes),
-            Hasher::Sha512(h) => h.update(bytes),
-        }
+        self.ctx.update(bytes);
     }
 
     pub(crate) fn finish(self) -> BlobDigest {
-        let (algorithm, bytes) = match self {
-            Hasher::Sha256(h) => (DigestAlgorithm::Sha256, h.finalize().to_vec()),
-            Hasher::Sha512(h) => (DigestAlgorithm::Sha512, h.finalize().to_vec()),
-        };
+        let (algorithm, bytes) = (self.algorithm, self.ctx.finish().as_ref().to_vec());
         BlobDigest {
             algorithm,
             hex: to_hex(&bytes),
