@@ -34,6 +34,17 @@ fn sealrun<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     c.output().expect("running sealrun")
 }
 
+/// The first line of the output, shortened: enough to tell a verdict in a failure list.
+fn brief(o: &Output) -> String {
+    let t = text(o);
+    let line = t.trim().lines().next().unwrap_or("");
+    let mut short: String = line.chars().take(160).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -213,7 +224,7 @@ fn every_model_file_bit_flip_is_refused() {
             tried += 1;
             let o = with_tamper(file, &original, t, |_| m.verify());
             if code(&o) != 1 {
-                failures.push(format!("{}: exit {}: {}", describe(file, t), code(&o), text(&o).trim()));
+                failures.push(format!("{}: exit {}: {}", describe(file, t), code(&o), brief(&o)));
             }
         }
     }
@@ -263,7 +274,7 @@ fn every_bundle_bit_flip_is_refused_unless_the_json_is_unchanged() {
                     "{}{ctx}: exit {c} (JSON value changed: {}): {}",
                     describe(&m.bundle, t),
                     !same_json,
-                    text(&o).trim()
+                    brief(&o)
                 ));
             }
         }
@@ -327,7 +338,7 @@ fn every_layout_blob_and_index_bit_flip_is_refused() {
             tried += 1;
             let o = with_tamper(file, &original, t, |_| l.verify());
             if code(&o) != 1 {
-                failures.push(format!("{}: exit {}: {}", describe(file, t), code(&o), text(&o).trim()));
+                failures.push(format!("{}: exit {}: {}", describe(file, t), code(&o), brief(&o)));
             }
         }
     }
@@ -388,7 +399,7 @@ fn sbom_bit_flips_never_crash_and_broken_json_names_the_file() {
                 failures.push(format!(
                     "{}: crashed or hung: exit {c}: {}",
                     describe(&file, t),
-                    text(&o).trim()
+                    brief(&o)
                 ));
             } else if !json_ok {
                 broken += 1;
@@ -397,7 +408,7 @@ fn sbom_bit_flips_never_crash_and_broken_json_names_the_file() {
                     failures.push(format!(
                         "{}: not JSON any more: expected exit 1 naming {name}, found exit {c}: {}",
                         describe(&file, t),
-                        text(&o).trim()
+                        brief(&o)
                     ));
                 }
             }

@@ -203,8 +203,8 @@ fn main() {
         let rd = protocol::report_data(black_box(&rd));
         black_box(DevTee.evidence(&rd).unwrap());
     });
-    r.case("client: ephemeral P-256 key (EphemeralKey::generate)", || {
-        black_box(jwe::EphemeralKey::generate());
+    r.case("client: ephemeral P-256 key (generate + public_jwk)", || {
+        black_box(jwe::EphemeralKey::generate().public_jwk());
     });
     let verify_ns = r.case("broker verify: decode envelope + dev verify + report_data", || {
         let ev = protocol::decode_evidence(black_box(&dev_envelope)).unwrap();

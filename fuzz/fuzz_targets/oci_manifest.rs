@@ -38,7 +38,11 @@ fn exercise(layout: &OciLayout) {
             let _ = sealrun_image::oci::model_files(&m.manifest);
         }
     }
-    for reference in ["v1", "latest", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"] {
+    for reference in [
+        "v1",
+        "latest",
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    ] {
         if let Ok(m) = layout.resolve(reference) {
             let _ = referrers(layout, &m.digest.to_string());
         }

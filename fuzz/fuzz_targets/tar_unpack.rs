@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = unpack_tar(Cursor::new(data), compression, &target, &limits, "fuzz-layer");
 
-    assert_eq!(fs::read(outer.join("canary")).unwrap(), CANARY, "canary outside the target changed");
+    assert_eq!(
+        fs::read(outer.join("canary")).unwrap(),
+        CANARY,
+        "canary outside the target changed"
+    );
     let mut names: Vec<String> = fs::read_dir(outer)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -13,6 +13,9 @@ const NOW: u64 = 1_750_332_747;
 
 fuzz_target!(|data: &[u8]| {
     let _ = unverified_claims(data);
-    let e = TdxEvidence { quote: data.to_vec(), collateral: COLLATERAL.to_vec() };
+    let e = TdxEvidence {
+        quote: data.to_vec(),
+        collateral: COLLATERAL.to_vec(),
+    };
     let _ = verify(&e, &VerifyOptions::at(UNIX_EPOCH + Duration::from_secs(NOW)));
 });

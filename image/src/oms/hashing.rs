@@ -25,6 +25,8 @@ pub(crate) struct HashConfig {
     pub allow_symlinks: bool,
     /// Relative paths as components; a path covers its children.
     pub ignore: Vec<Vec<String>>,
+    /// Counts bytes as they are hashed (for a progress display).
+    pub progress: Option<std::sync::Arc<super::Progress>>,
 }
 
 /// A file of the model: its components relative to the model root (empty for a single-file
@@ -333,7 +335,7 @@ impl Hasher {
     }
 }
 
-fn hash_item(item: &Item, t: HashType, buf: &mut [u8]) -> Result<Vec<u8>, OmsError> {
+fn hash_item(item: &Item, t: HashType, buf: &mut [u8], progress: Option<&super::Progress>) -> Result<Vec<u8>, OmsError> {
     let mut f = File::open(&item.path).map_err(io_err(&item.path))?;
     let mut h = Hasher::new(t);
     match item.range {
@@ -343,6 +345,9 @@ fn hash_item(item: &Item, t: HashType, buf: &mut [u8]) -> Result<Vec<u8>, OmsErr
                 break;
             }
             h.update(&buf[..n]);
+            if let Some(p) = progress {
+                p.done.fetch_add(n as u64, Ordering::Relaxed);
+            }
         },
         Some((start, end)) => {
             f.seek(SeekFrom::Start(start)).map_err(io_err(&item.path))?;
@@ -357,6 +362,9 @@ fn hash_item(item: &Item, t: HashType, buf: &mut [u8]) -> Result<Vec<u8>, OmsErr
                     ));
                 }
                 h.update(&buf[..n]);
+                if let Some(p) = progress {
+                    p.done.fetch_add(n as u64, Ordering::Relaxed);
+                }
                 left -= n as u64;
             }
         }
@@ -365,7 +373,7 @@ fn hash_item(item: &Item, t: HashType, buf: &mut [u8]) -> Result<Vec<u8>, OmsErr
 }
 
 /// Hash `items` on `available_parallelism` threads; results in the items' order.
-pub(crate) fn hash_items(items: &[Item], t: HashType) -> Result<Vec<Vec<u8>>, OmsError> {
+pub(crate) fn hash_items(items: &[Item], t: HashType, progress: Option<&super::Progress>) -> Result<Vec<Vec<u8>>, OmsError> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -385,7 +393,7 @@ pub(crate) fn hash_items(items: &[Item], t: HashType) -> Result<Vec<Vec<u8>>, Om
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = items.get(i) else { return };
-                    match hash_item(item, t, &mut buf) {
+                    match hash_item(item, t, &mut buf, progress) {
                         Ok(d) => results.lock().expect("no worker panics holding the lock")[i] = Some(d),
                         Err(e) => {
                             failed.store(true, Ordering::Relaxed);
@@ -416,7 +424,10 @@ pub(crate) type Actual = BTreeMap<String, (String, String)>;
 
 pub(crate) fn hash_model(model: &Path, files: &[ModelFile], cfg: &HashConfig) -> Result<Actual, OmsError> {
     let items = items(model, files, cfg.shard_size);
-    let digests = hash_items(&items, cfg.hash_type)?;
+    if let Some(p) = &cfg.progress {
+        p.total.fetch_add(files.iter().map(|f| f.size).sum::<u64>(), Ordering::Relaxed);
+    }
+    let digests = hash_items(&items, cfg.hash_type, cfg.progress.as_deref())?;
     let alg = match cfg.shard_size {
         None => cfg.hash_type.name().to_string(),
         Some(n) => format!("{}-sharded-{n}", cfg.hash_type.name()),
@@ -432,7 +443,10 @@ pub(crate) fn hash_model(model: &Path, files: &[ModelFile], cfg: &HashConfig) ->
 pub(crate) fn hash_for_signing(model: &Path, cfg: &HashConfig) -> Result<Vec<(String, Vec<u8>)>, OmsError> {
     let files = list_files(model, cfg)?;
     let items = items(model, &files, cfg.shard_size);
-    let digests = hash_items(&items, cfg.hash_type)?;
+    if let Some(p) = &cfg.progress {
+        p.total.fetch_add(files.iter().map(|f| f.size).sum::<u64>(), Ordering::Relaxed);
+    }
+    let digests = hash_items(&items, cfg.hash_type, cfg.progress.as_deref())?;
     Ok(items.into_iter().map(|i| i.name).zip(digests).collect())
 }
 

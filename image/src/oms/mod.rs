@@ -68,6 +68,15 @@ pub struct VerifyOptions {
     pub allow_legacy_v0_2: bool,
     /// Bundle media types accepted (the media type is not signed, so the caller pins it).
     pub media_types: Vec<String>,
+    /// Bytes hashed so far and in all, updated while the model is hashed.
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// Hashing progress, readable from another thread while `verify_model` runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total: std::sync::atomic::AtomicU64,
+    pub done: std::sync::atomic::AtomicU64,
 }
 
 impl Default for VerifyOptions {
@@ -78,6 +87,7 @@ impl Default for VerifyOptions {
             allow_symlinks: false,
             allow_legacy_v0_2: false,
             media_types: sealrun_policy::trust::Trust::default().media_types,
+            progress: None,
         }
     }
 }
@@ -402,6 +412,7 @@ pub fn verify_model(
         },
         allow_symlinks: opts.allow_symlinks,
         ignore: hashing::normalize_ignores(&ignore),
+        progress: opts.progress.clone(),
     };
     let files = if opts.ignore_unsigned_files {
         hashing::signed_files(model_dir, &cfg, &signed.resources)?

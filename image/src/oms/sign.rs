@@ -62,6 +62,7 @@ pub(crate) fn sign_model(model: &Path, signer: &Signer, opts: &SignOptions) -> R
         shard_size: opts.shard_size,
         allow_symlinks: opts.allow_symlinks,
         ignore: ignore.clone(),
+        progress: None,
     };
     let resources = hash_for_signing(model, &cfg)?;
     let serialization = Serialization {

@@ -81,8 +81,14 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         allow_symlinks: a.allow_symlinks,
         allow_legacy_v0_2: a.allow_legacy_v0_2,
         media_types: sealrun_policy::trust::Trust::default().media_types,
+        progress: None,
     };
-    match oms::verify_model(&a.model, &a.signature, &verifier, &opts) {
+    let (opts, bar) = progress_bar(opts);
+    let result = oms::verify_model(&a.model, &a.signature, &verifier, &opts);
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    match result {
         Ok(v) => {
             println!(
                 "verified: {} ({} resources, root sha256:{}) signed by {} [{}]",
@@ -139,4 +145,53 @@ fn normalize(p: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// A progress line on stderr while hashing, only when stderr is a terminal.
+pub(crate) struct Bar {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Bar {
+    pub(crate) fn finish(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
+}
+
+pub(crate) fn progress_bar(mut opts: VerifyOptions) -> (VerifyOptions, Option<Bar>) {
+    use std::io::IsTerminal;
+    use std::sync::atomic::Ordering;
+    if !std::io::stderr().is_terminal() {
+        return (opts, None);
+    }
+    let p = std::sync::Arc::new(oms::Progress::default());
+    opts.progress = Some(p.clone());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let start = std::time::Instant::now();
+    let thread = std::thread::spawn(move || {
+        const MIB: f64 = 1048576.0;
+        while !stop2.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let (done, total) = (p.done.load(Ordering::Relaxed), p.total.load(Ordering::Relaxed));
+            if total == 0 {
+                continue;
+            }
+            let width = 30usize;
+            let filled = ((done as f64 / total as f64) * width as f64) as usize;
+            let rate = done as f64 / MIB / start.elapsed().as_secs_f64().max(0.001);
+            eprint!(
+                "\r[{}{}] {:.0}/{:.0} MiB {:.0} MiB/s ",
+                "#".repeat(filled.min(width)),
+                " ".repeat(width - filled.min(width)),
+                done as f64 / MIB,
+                total as f64 / MIB,
+                rate
+            );
+        }
+        eprint!("\r{}\r", " ".repeat(72));
+    });
+    (opts, Some(Bar { stop, thread }))
 }
