@@ -176,7 +176,9 @@ pub fn verify_image(image: &ImageRef, policy: &Policy, policy_source: &str) -> a
     if let Some(signed) = &signed {
         cross_check(&files, signed, &mut report);
     }
-    verify_blobs(&layout, &manifest, &mut report);
+    // Referrer configs too (their layers were read, digest-checked, as payloads).
+    let extra: Vec<_> = referrers.iter().map(|r| r.manifest.manifest.config().clone()).collect();
+    verify_blobs(&layout, &manifest, &extra, &mut report);
 
     // 5. SBOM.
     sbom(&referrers, policy, &mut report);
@@ -386,9 +388,15 @@ fn cross_check(files: &[oci::ModelFile], signed: &oms::SignedManifest, report: &
 
 /// Streams every blob of the manifest (config and layers) once, digest and size checked,
 /// in parallel across blobs.
-fn verify_blobs(layout: &OciLayout, manifest: &oci::ManifestBlob, report: &mut Report) {
+fn verify_blobs(
+    layout: &OciLayout,
+    manifest: &oci::ManifestBlob,
+    extra: &[oci_spec::image::Descriptor],
+    report: &mut Report,
+) {
     let mut descs = vec![manifest.manifest.config().clone()];
     descs.extend(manifest.manifest.layers().iter().cloned());
+    descs.extend(extra.iter().cloned());
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(descs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<u64, String>> = std::thread::scope(|s| {

@@ -119,9 +119,11 @@ impl Trust {
     }
 
     /// Whether a bundle of this media type may be considered at all.
+    /// Exact match (after trimming blanks): the media type is not signed, so the policy
+    /// pins the very string, and a bundle whose media type was altered is refused.
     pub fn accepts_media_type(&self, media_type: &str) -> bool {
         let mt = media_type.trim();
-        self.media_types.iter().any(|m| m.eq_ignore_ascii_case(mt))
+        self.media_types.iter().any(|m| m.trim() == mt)
     }
 
     /// True when no signer of any kind is configured: nothing can verify.

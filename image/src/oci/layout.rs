@@ -332,6 +332,37 @@ fn read_small_file(path: &Path) -> Result<Vec<u8>, OciError> {
     Ok(raw)
 }
 
+/// index.json is not covered by any digest: a key the image-index format does not have
+/// (a renamed `mediaType`, say) is refused rather than silently ignored.
+fn check_index_keys(raw: &[u8], path: &Path) -> Result<(), OciError> {
+    const INDEX: &[&str] = &["schemaVersion", "mediaType", "artifactType", "manifests", "subject", "annotations"];
+    const DESCRIPTOR: &[&str] =
+        &["mediaType", "digest", "size", "urls", "annotations", "data", "artifactType", "platform"];
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) else {
+        return Ok(()); // the typed parse reports the syntax error
+    };
+    let unknown = |obj: &serde_json::Value, allowed: &[&str], at: &str| -> Result<(), OciError> {
+        if let Some(o) = obj.as_object() {
+            if let Some(k) = o.keys().find(|k| !allowed.contains(&k.as_str())) {
+                return Err(OciError::Field {
+                    what: path.display().to_string(),
+                    field: format!("{at}{k}"),
+                    expected: format!("one of {}", allowed.join(", ")),
+                    found: format!("unknown key `{k}`"),
+                });
+            }
+        }
+        Ok(())
+    };
+    unknown(&v, INDEX, "")?;
+    if let Some(ms) = v.get("manifests").and_then(|m| m.as_array()) {
+        for (i, d) in ms.iter().enumerate() {
+            unknown(d, DESCRIPTOR, &format!("manifests[{i}]."))?;
+        }
+    }
+    Ok(())
+}
+
 impl OciLayout {
     /// Open a layout: check `oci-layout` and parse `index.json`.
     pub fn open(root: impl AsRef<Path>) -> Result<OciLayout, OciError> {
@@ -361,6 +392,7 @@ impl OciLayout {
 
         let index_file = root.join("index.json");
         let index_raw = read_small_file(&index_file)?;
+        check_index_keys(&index_raw, &index_file)?;
         let index: ImageIndex = serde_json::from_slice(&index_raw).map_err(|e| OciError::Parse {
             what: index_file.display().to_string(),
             kind: "OCI image index",
@@ -373,6 +405,15 @@ impl OciLayout {
                 expected: "2".to_string(),
                 found: index.schema_version().to_string(),
             });
+        }
+        if let Some(mt) = index.media_type() {
+            if mt.to_string() != MEDIA_OCI_INDEX {
+                return Err(OciError::MediaType {
+                    what: format!("{} mediaType", index_file.display()),
+                    expected: MEDIA_OCI_INDEX.to_string(),
+                    found: mt.to_string(),
+                });
+            }
         }
         Ok(OciLayout { root, index_raw, index })
     }
@@ -509,6 +550,19 @@ impl OciLayout {
                 expected: "2".to_string(),
                 found: manifest.schema_version().to_string(),
             });
+        }
+        // The index's artifactType is a copy of the manifest's (index.json is not covered by
+        // any digest, so it must agree with what is).
+        if let Some(at) = desc.artifact_type() {
+            let inner = manifest.artifact_type().as_ref().map(|m| m.to_string());
+            if inner.as_deref() != Some(at.to_string().as_str()) {
+                return Err(OciError::Field {
+                    what: format!("{what} (descriptor in the index)"),
+                    field: "artifactType".to_string(),
+                    expected: inner.unwrap_or_else(|| "none (the manifest has no artifactType)".into()),
+                    found: at.to_string(),
+                });
+            }
         }
         // The descriptor's media type is what chose the parser; a document that says it is
         // something else is a confusion attempt.

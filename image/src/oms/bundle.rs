@@ -65,9 +65,45 @@ fn raw_bytes(v: &Value, field: &str) -> Result<Vec<u8>, OmsError> {
     b64_decode(str_field(v, "rawBytes", &f)?, &f)
 }
 
+/// Refuses keys the bundle format does not have. A renamed key (`hint` → `hinT`) would
+/// otherwise just drop what it carried, and a changed byte of the bundle must not verify.
+fn known_keys(v: &Value, field: &str, allowed: &[&str]) -> Result<(), OmsError> {
+    let Some(obj) = v.as_object() else {
+        return Err(berr(field, format!("expected an object, found {v}")));
+    };
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(berr(
+                &if field.is_empty() { k.clone() } else { format!("{field}.{k}") },
+                format!("unknown key (expected one of {})", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Bundle {
     pub fn parse(json: &[u8]) -> Result<Bundle, OmsError> {
         let v: Value = serde_json::from_slice(json).map_err(|e| berr("(bundle)", format!("not JSON: {e}")))?;
+        known_keys(&v, "", &["mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"])?;
+        if let Some(vm) = v.get("verificationMaterial") {
+            known_keys(
+                vm,
+                "verificationMaterial",
+                &["publicKey", "x509CertificateChain", "certificate", "tlogEntries", "timestampVerificationData"],
+            )?;
+            if let Some(pk) = vm.get("publicKey") {
+                known_keys(pk, "verificationMaterial.publicKey", &["hint"])?;
+            }
+        }
+        if let Some(env) = v.get("dsseEnvelope") {
+            known_keys(env, "dsseEnvelope", &["payload", "payloadType", "signatures"])?;
+            if let Some(Value::Array(sigs)) = env.get("signatures") {
+                for (i, sig) in sigs.iter().enumerate() {
+                    known_keys(sig, &format!("dsseEnvelope.signatures[{i}]"), &["sig", "keyid"])?;
+                }
+            }
+        }
         let media_type = str_field(&v, "mediaType", "mediaType")?.to_string();
         let vm = v
             .get("verificationMaterial")
@@ -201,7 +237,8 @@ fn python_bytes_repr(b: &[u8]) -> String {
 pub(crate) fn verify_with_key(bundle: &Bundle, key: &EcPublicKey, allow_legacy: bool) -> Result<bool, OmsError> {
     if let Material::PublicKey { hint: Some(hint) } = &bundle.material {
         let expected = key.pem_sha256_hex();
-        if !hint.eq_ignore_ascii_case(&expected) {
+        // Exact: the hint is written in lowercase hex, and a changed byte must not pass.
+        if *hint != expected {
             return Err(OmsError::KeyHint {
                 expected,
                 found: hint.clone(),
