@@ -669,6 +669,11 @@ fn oversized_and_malformed_requests_get_bounded_json_4xx() {
                 continue;
             }
         };
+        // hyper refuses an oversized header block while parsing, before any handler runs:
+        // a bare 431 is its bounded answer (no JSON can be produced there).
+        if *name == "1 MiB header" && r.status == 431 && r.body.is_empty() {
+            continue;
+        }
         let body_text = String::from_utf8_lossy(&r.body).to_string();
         if !statuses.contains(&r.status) {
             problems.push(format!(

@@ -271,6 +271,7 @@ impl Broker {
     /// `into_make_service_with_connect_info::<Peer>()` (as [`Broker::serve`] does).
     pub fn router(&self) -> Router {
         Router::new()
+            .fallback(not_found)
             .route("/kbs/v0/auth", post(auth))
             .route("/kbs/v0/attest", post(attest))
             .route("/kbs/v0/token-key", get(token_key))
@@ -279,6 +280,7 @@ impl Broker {
             .route("/admin/keys/{repo}/{kind}/{tag}", put(admin_put).delete(admin_delete))
             .route("/metrics", get(metrics))
             .with_state(self.state.clone())
+            .layer(axum::middleware::from_fn(json_errors))
     }
 
     /// Serves on `listener` until `shutdown` completes; with `tls`, every connection is
@@ -304,19 +306,12 @@ impl Broker {
             path: local.to_string(),
             source: e,
         };
+        let shutdown = Box::pin(shutdown);
         match tls {
-            Some(cfg) => {
-                let listener = TlsListener::new(listener, cfg);
-                axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                    .map_err(io_err)
-            }
-            None => axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(io_err),
+            Some(cfg) => serve_connections(TlsListener::new(listener, cfg), app, shutdown).await,
+            None => serve_connections(listener, app, shutdown).await,
         }
+        .map_err(io_err)
     }
 
     /// Binds `addr` and serves on a thread of its own (with its own runtime) until the
@@ -504,6 +499,95 @@ impl TlsListener {
         });
         TlsListener { local, rx, task }
     }
+}
+
+/// At most this many connections at once; more are closed on accept, so stalled clients
+/// cannot exhaust the broker's file descriptors.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// A client has this long to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection (and any request on it, body included) is closed after this long.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The accept loop: HTTP/1.1 per connection through hyper with a header-read timeout, a
+/// lifetime for the whole connection (bounds a stalled body too), and a connection cap.
+/// (`axum::serve` sets no timer on hyper, so its header timeout never fires.)
+async fn serve_connections<L>(
+    mut listener: L,
+    app: Router,
+    mut shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (io, peer) = tokio::select! {
+            x = listener.accept() => x,
+            _ = &mut shutdown => return Ok(()),
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection refused: {MAX_CONNECTIONS} connections open");
+            drop(io);
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(Peer(peer)));
+                let mut app = app.clone();
+                tower_service::Service::call(&mut app, req)
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), svc);
+            match tokio::time::timeout(CONNECTION_LIFETIME, conn).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
+                Err(_) => tracing::debug!(%peer, "connection closed: lifetime over"),
+            }
+        });
+    }
+}
+
+/// Unknown paths: a JSON 404 like every other refusal.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    Refusal::new(StatusCode::NOT_FOUND, "not_found", format!("path {}: no such endpoint", uri.path())).into_response()
+}
+
+/// JSON bodies for the protocol's POSTs (415 otherwise), and JSON for axum's own
+/// body-limit refusal.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    if req.method() == axum::http::Method::POST && (path == "/kbs/v0/auth" || path == "/kbs/v0/attest") {
+        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content_type",
+                format!("content-type: expected application/json, found `{ct}`"),
+            )
+            .into_response();
+        }
+    }
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
+        return Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body: larger than the broker accepts",
+        )
+        .into_response();
+    }
+    resp
 }
 
 impl Drop for TlsListener {

@@ -33,6 +33,9 @@ pub enum NonceRefusal {
 #[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+    /// Unix second of the last sweep of expired sessions: sweeping is O(live sessions), so
+    /// it runs at most once a second (or when the table is full), not on every `auth`.
+    last_sweep: std::sync::atomic::AtomicU64,
 }
 
 /// Random bytes from the system RNG.
@@ -55,7 +58,11 @@ impl Sessions {
     /// Sessions older than `max_age` are dropped first.
     pub fn create(&self, tee: TeeKind, now: SystemTime, max_age: Duration) -> Option<(String, [u8; 32])> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, s| age(s.created, now) < max_age);
+        let second = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let last = self.last_sweep.swap(second, std::sync::atomic::Ordering::Relaxed);
+        if last != second || map.len() >= MAX_SESSIONS {
+            map.retain(|_, s| age(s.created, now) < max_age);
+        }
         if map.len() >= MAX_SESSIONS {
             return None;
         }
