@@ -393,11 +393,17 @@ fn fixtures() -> PathBuf {
 fn gated(dir: &Path, max_cvss: f64) -> (PathBuf, PathBuf) {
     let layout = dir.join("layout");
     let o = Command::new("cp")
-        .args(["-a", &fixtures().join("oci/model-layout").to_string_lossy(), &layout.to_string_lossy()])
+        .args([
+            "-a",
+            &fixtures().join("oci/model-layout").to_string_lossy(),
+            &layout.to_string_lossy(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let _ = Command::new("chmod").args(["-R", "u+w", &layout.to_string_lossy()]).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w", &layout.to_string_lossy()])
+        .status();
     let f = fixtures();
     let policy = dir.join("gated.toml");
     fs::write(
@@ -427,7 +433,15 @@ fn verify_image_passes_a_signed_model_and_reports_each_gate() {
     let dir = tempfile::tempdir().unwrap();
     let (layout, policy) = gated(dir.path(), 10.0);
     let image = format!("{}:v1", layout.display());
-    let o = sealrun(&["verify", "image", &image, "--policy", &policy.to_string_lossy(), "--output", "json"]);
+    let o = sealrun(&[
+        "verify",
+        "image",
+        &image,
+        "--policy",
+        &policy.to_string_lossy(),
+        "--output",
+        "json",
+    ]);
     assert_eq!(code(&o), 0, "{}", text(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["passed"], json!(true), "{r}");
@@ -441,7 +455,13 @@ fn verify_image_passes_a_signed_model_and_reports_each_gate() {
 fn verify_image_refuses_a_vulnerable_sbom_with_the_policy_line() {
     let dir = tempfile::tempdir().unwrap();
     let (layout, policy) = gated(dir.path(), 7.0);
-    let o = sealrun(&["verify", "image", &format!("{}:v1", layout.display()), "--policy", &policy.to_string_lossy()]);
+    let o = sealrun(&[
+        "verify",
+        "image",
+        &format!("{}:v1", layout.display()),
+        "--policy",
+        &policy.to_string_lossy(),
+    ]);
     assert_eq!(code(&o), 1, "{}", text(&o));
     let t = text(&o);
     assert!(

@@ -18,10 +18,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use sealrun_image::oci::{self, Compression, OciLayout, ReferrerKind};
 use sealrun_image::oms;
 use sealrun_policy::Policy;
+use serde::Serialize;
 
 /// The bundle annotation naming the model image: `LAYOUT[:TAG]` or `LAYOUT@sha256:HEX`
 /// (a relative LAYOUT is relative to the bundle directory).
@@ -41,16 +41,25 @@ impl ImageRef {
     /// `LAYOUT`.
     pub fn parse(s: &str) -> ImageRef {
         if let Some((l, d)) = s.rsplit_once('@') {
-            return ImageRef { layout: l.into(), reference: Some(d.into()) };
+            return ImageRef {
+                layout: l.into(),
+                reference: Some(d.into()),
+            };
         }
         if !Path::new(s).is_dir() {
             if let Some((l, t)) = s.rsplit_once(':') {
                 if !t.contains('/') && !t.is_empty() {
-                    return ImageRef { layout: l.into(), reference: Some(t.into()) };
+                    return ImageRef {
+                        layout: l.into(),
+                        reference: Some(t.into()),
+                    };
                 }
             }
         }
-        ImageRef { layout: s.into(), reference: None }
+        ImageRef {
+            layout: s.into(),
+            reference: None,
+        }
     }
 
     pub fn display(&self) -> String {
@@ -115,7 +124,10 @@ impl Report {
             self.image, self.manifest_digest, self.policy, self.policy_digest
         );
         match &self.signature {
-            Some(s) => out.push_str(&format!("signature: {} by {} (referrer {})\n", s.method, s.signer, s.referrer)),
+            Some(s) => out.push_str(&format!(
+                "signature: {} by {} (referrer {})\n",
+                s.method, s.signer, s.referrer
+            )),
             None => out.push_str("signature: none accepted\n"),
         }
         out.push_str(&format!(
@@ -133,13 +145,21 @@ impl Report {
         for f in &self.findings {
             out.push_str(&format!("refused [{}] {}: {}\n", f.gate, f.rule, f.message));
         }
-        out.push_str(if self.passed { "verdict: verified\n" } else { "verdict: refused\n" });
+        out.push_str(if self.passed {
+            "verdict: verified\n"
+        } else {
+            "verdict: refused\n"
+        });
         out
     }
 
     /// The first findings, in one line (for `--log`).
     pub fn summary(&self) -> String {
-        let msgs: Vec<String> = self.findings.iter().map(|f| format!("[{}] {}: {}", f.gate, f.rule, f.message)).collect();
+        let msgs: Vec<String> = self
+            .findings
+            .iter()
+            .map(|f| format!("[{}] {}: {}", f.gate, f.rule, f.message))
+            .collect();
         format!("image {} ({}): {}", self.image, self.manifest_digest, msgs.join("; "))
     }
 }
@@ -196,7 +216,10 @@ fn only_model_manifest(layout: &OciLayout) -> anyhow::Result<oci::ManifestBlob> 
     }
     match models.len() {
         1 => Ok(models.remove(0)),
-        0 => anyhow::bail!("{}: index.json: expected a model manifest, found none", layout.root().display()),
+        0 => anyhow::bail!(
+            "{}: index.json: expected a model manifest, found none",
+            layout.root().display()
+        ),
         n => anyhow::bail!(
             "{}: index.json: {n} manifests without a subject; name one as LAYOUT:TAG or LAYOUT@sha256:…",
             layout.root().display()
@@ -221,7 +244,10 @@ fn verifiers(policy: &Policy) -> (Vec<(String, oms::Verifier)>, Vec<Finding>) {
     }
     for c in &s.certificates {
         match read(&c.path) {
-            Ok(pem) => out.push((format!("CA {}", c.path), oms::Verifier::Certificate { ca_pems: vec![pem] })),
+            Ok(pem) => out.push((
+                format!("CA {}", c.path),
+                oms::Verifier::Certificate { ca_pems: vec![pem] },
+            )),
             Err(e) => problems.push(finding("signature", "trust.signers.certificates.path", e)),
         }
     }
@@ -239,7 +265,11 @@ fn verifiers(policy: &Policy) -> (Vec<(String, oms::Verifier)>, Vec<Finding>) {
 }
 
 fn finding(gate: &'static str, rule: impl Into<String>, message: impl Into<String>) -> Finding {
-    Finding { gate, rule: rule.into(), message: message.into() }
+    Finding {
+        gate,
+        rule: rule.into(),
+        message: message.into(),
+    }
 }
 
 fn signature(
@@ -259,7 +289,10 @@ fn signature(
     }
     let (verifiers, problems) = verifiers(policy);
     report.findings.extend(problems);
-    let opts = oms::VerifyOptions { media_types: policy.trust.media_types.clone(), ..oms::VerifyOptions::default() };
+    let opts = oms::VerifyOptions {
+        media_types: policy.trust.media_types.clone(),
+        ..oms::VerifyOptions::default()
+    };
     let mut tried: Vec<String> = Vec::new();
     for r in referrers {
         let rdigest = r.manifest.digest.to_string();
@@ -330,8 +363,7 @@ fn signature(
 /// in the image.
 fn cross_check(files: &[oci::ModelFile], signed: &oms::SignedManifest, report: &mut Report) {
     use std::collections::BTreeMap;
-    let mut resources: BTreeMap<&str, &oms::Resource> =
-        signed.resources.iter().map(|r| (r.name.as_str(), r)).collect();
+    let mut resources: BTreeMap<&str, &oms::Resource> = signed.resources.iter().map(|r| (r.name.as_str(), r)).collect();
     if signed.resources.iter().any(|r| r.name.contains(':')) {
         report.findings.push(finding(
             "files",
@@ -373,7 +405,10 @@ fn cross_check(files: &[oci::ModelFile], signed: &oms::SignedManifest, report: &
                     report.findings.push(finding(
                         "files",
                         format!("layer {} ({name})", f.digest),
-                        format!("signed digest {}:{} does not equal the layer digest", r.algorithm, r.digest),
+                        format!(
+                            "signed digest {}:{} does not equal the layer digest",
+                            r.algorithm, r.digest
+                        ),
                     ));
                 } else {
                     report.files_signed += 1;
@@ -382,7 +417,11 @@ fn cross_check(files: &[oci::ModelFile], signed: &oms::SignedManifest, report: &
         }
     }
     for name in resources.keys() {
-        report.findings.push(finding("files", format!("resource {name}"), "signed, but not in the image"));
+        report.findings.push(finding(
+            "files",
+            format!("resource {name}"),
+            "signed, but not in the image",
+        ));
     }
 }
 
@@ -397,7 +436,10 @@ fn verify_blobs(
     let mut descs = vec![manifest.manifest.config().clone()];
     descs.extend(manifest.manifest.layers().iter().cloned());
     descs.extend(extra.iter().cloned());
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(descs.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(descs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<Result<u64, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -520,7 +562,11 @@ pub fn create_gate(
         "image {} ({}) verified: {}",
         report.image,
         report.manifest_digest,
-        report.signature.as_ref().map(|s| format!("{} by {}", s.method, s.signer)).unwrap_or_default()
+        report
+            .signature
+            .as_ref()
+            .map(|s| format!("{} by {}", s.method, s.signer))
+            .unwrap_or_default()
     );
     Ok(Some(serde_json::to_value(&report).map_err(|e| e.to_string())?))
 }
@@ -533,12 +579,24 @@ mod tests {
     fn image_references() {
         assert_eq!(
             ImageRef::parse("/x/layout@sha256:ab"),
-            ImageRef { layout: "/x/layout".into(), reference: Some("sha256:ab".into()) }
+            ImageRef {
+                layout: "/x/layout".into(),
+                reference: Some("sha256:ab".into())
+            }
         );
         assert_eq!(
             ImageRef::parse("/nonexistent/layout:v1"),
-            ImageRef { layout: "/nonexistent/layout".into(), reference: Some("v1".into()) }
+            ImageRef {
+                layout: "/nonexistent/layout".into(),
+                reference: Some("v1".into())
+            }
         );
-        assert_eq!(ImageRef::parse("/"), ImageRef { layout: "/".into(), reference: None });
+        assert_eq!(
+            ImageRef::parse("/"),
+            ImageRef {
+                layout: "/".into(),
+                reference: None
+            }
+        );
     }
 }

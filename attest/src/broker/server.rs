@@ -554,7 +554,12 @@ where
 
 /// Unknown paths: a JSON 404 like every other refusal.
 async fn not_found(uri: axum::http::Uri) -> Response {
-    Refusal::new(StatusCode::NOT_FOUND, "not_found", format!("path {}: no such endpoint", uri.path())).into_response()
+    Refusal::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("path {}: no such endpoint", uri.path()),
+    )
+    .into_response()
 }
 
 /// JSON bodies for the protocol's POSTs (415 otherwise), and JSON for axum's own
@@ -562,7 +567,11 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path();
     if req.method() == axum::http::Method::POST && (path == "/kbs/v0/auth" || path == "/kbs/v0/attest") {
-        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let essence = ct.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case("application/json") {
             return Refusal::new(

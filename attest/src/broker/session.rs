@@ -58,7 +58,10 @@ impl Sessions {
     /// Sessions older than `max_age` are dropped first.
     pub fn create(&self, tee: TeeKind, now: SystemTime, max_age: Duration) -> Option<(String, [u8; 32])> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let second = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let last = self.last_sweep.swap(second, std::sync::atomic::Ordering::Relaxed);
         if last != second || map.len() >= MAX_SESSIONS {
             map.retain(|_, s| age(s.created, now) < max_age);

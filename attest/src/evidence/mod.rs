@@ -47,7 +47,11 @@ pub struct VerifyOptions {
 impl VerifyOptions {
     /// Options at a given clock, with no nonce and no extra roots.
     pub fn at(now: SystemTime) -> VerifyOptions {
-        VerifyOptions { now, nonce: None, extra_roots: Vec::new() }
+        VerifyOptions {
+            now,
+            nonce: None,
+            extra_roots: Vec::new(),
+        }
     }
 }
 

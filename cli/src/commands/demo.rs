@@ -86,22 +86,37 @@ fn demo(work: &Path, a: &Args) -> anyhow::Result<i32> {
     step(1, "publisher: a model signed with OpenSSF model signing (ECDSA P-256)");
     let model = work.join("model");
     fs::create_dir_all(model.join("tokenizer"))?;
-    fs::write(model.join("config.json"), "{\"architectures\": [\"DemoForCausalLM\"], \"hidden_size\": 64}\n")?;
-    fs::write(model.join("tokenizer/tokenizer.json"), "{\"version\": \"1.0\", \"vocab\": {}}\n")?;
+    fs::write(
+        model.join("config.json"),
+        "{\"architectures\": [\"DemoForCausalLM\"], \"hidden_size\": 64}\n",
+    )?;
+    fs::write(
+        model.join("tokenizer/tokenizer.json"),
+        "{\"version\": \"1.0\", \"vocab\": {}}\n",
+    )?;
     fs::write(model.join("model.safetensors"), &*random(1 << 20)?)?;
     let (private_pem, public_pem) = oms::generate_p256()?;
     let pub_path = work.join("publisher.pub.pem");
     fs::write(&pub_path, &public_pem)?;
     let bundle = oms::sign_model(
         &model,
-        &oms::Signer::Key { private_key_pem: private_pem.as_bytes().to_vec() },
+        &oms::Signer::Key {
+            private_key_pem: private_pem.as_bytes().to_vec(),
+        },
         &oms::SignOptions::default(),
     )?;
     drop(private_pem);
-    println!("  model/ (3 files) signed: bundle {} ({} bytes)", sha256(&bundle), bundle.len());
+    println!(
+        "  model/ (3 files) signed: bundle {} ({} bytes)",
+        sha256(&bundle),
+        bundle.len()
+    );
 
     // 2. The OCI image: ModelPack manifest with .raw layers, signature and SBOM as referrers.
-    step(2, "registry: packaged as a CNCF ModelPack OCI image with OCI 1.1 referrers");
+    step(
+        2,
+        "registry: packaged as a CNCF ModelPack OCI image with OCI 1.1 referrers",
+    );
     let layout = work.join("image");
     let mut w = LayoutWriter::create(&layout)?;
     let files = ["config.json", "model.safetensors", "tokenizer/tokenizer.json"];
@@ -173,7 +188,10 @@ fn demo(work: &Path, a: &Args) -> anyhow::Result<i32> {
     println!("  referrers: OMS signature bundle, CycloneDX 1.6 ML-BOM (3 components)");
 
     // 3. The policy the security team wrote for this deployment.
-    step(3, "security team: one policy for signature, SBOM, sandbox, attestation and key release");
+    step(
+        3,
+        "security team: one policy for signature, SBOM, sandbox, attestation and key release",
+    );
     // An offline OSV database: one advisory, for a numpy older than the image's.
     let osv = work.join("osv");
     fs::create_dir_all(&osv)?;
@@ -227,8 +245,14 @@ require_tee = ["dev"]
     println!("  {} ({})", policy_path.display(), policy.digest());
 
     // 4. The supply-chain gate.
-    step(4, "supply-chain gate: signature, files against layers, SBOM against policy");
-    let image = ImageRef { layout: layout.clone(), reference: Some("v1".into()) };
+    step(
+        4,
+        "supply-chain gate: signature, files against layers, SBOM against policy",
+    );
+    let image = ImageRef {
+        layout: layout.clone(),
+        reference: Some("v1".into()),
+    };
     let report = verify_image(&image, &policy, &policy_path.to_string_lossy())?;
     for line in report.to_text().lines() {
         println!("  {line}");
@@ -238,7 +262,10 @@ require_tee = ["dev"]
     }
 
     // 5. Attestation and key release.
-    step(5, "key broker: attest (dev TEE) with image + policy digests bound, release the model key");
+    step(
+        5,
+        "key broker: attest (dev TEE) with image + policy digests bound, release the model key",
+    );
     let kek = random(32)?;
     let mut kek_bytes = [0u8; 32];
     kek_bytes.copy_from_slice(&kek);
@@ -252,7 +279,10 @@ require_tee = ["dev"]
     let running = broker.spawn("127.0.0.1:0".parse()?, None)?;
     let url = running.url(false);
     println!("  broker on {url} (loopback, plain HTTP for the demo)");
-    let claims = WorkloadClaims { image_digest: image_digest.clone(), policy_digest: policy.digest() };
+    let claims = WorkloadClaims {
+        image_digest: image_digest.clone(),
+        policy_digest: policy.digest(),
+    };
     let released = request_resource(&url, RESOURCE, &DevTee, &claims, None)?;
     running.stop()?;
     if released.as_slice() != model_key.as_slice() {
@@ -264,10 +294,17 @@ require_tee = ["dev"]
         &sha256(&released)[..23]
     );
     let summary = audit::verify(&audit_path)?;
-    println!("  audit log {}: {} entries, hash chain intact", audit_path.display(), summary.entries);
+    println!(
+        "  audit log {}: {} entries, hash chain intact",
+        audit_path.display(),
+        summary.entries
+    );
 
     // 6. The model server, confined, with the key through memory.
-    step(6, "runtime: the model server confined by the policy, the key passed as a sealed memfd");
+    step(
+        6,
+        "runtime: the model server confined by the policy, the key passed as a sealed memfd",
+    );
     if a.no_container {
         println!("  skipped (--no-container)");
         return Ok(0);
@@ -279,7 +316,11 @@ require_tee = ["dev"]
     let bundle_dir = work.join("bundle");
     busybox_rootfs(&bundle_dir.join("rootfs"))?;
     let exe = std::env::current_exe().context("locating the sealrun binary")?;
-    let st = std::process::Command::new(&exe).arg("spec").arg("--bundle").arg(&bundle_dir).status()?;
+    let st = std::process::Command::new(&exe)
+        .arg("spec")
+        .arg("--bundle")
+        .arg(&bundle_dir)
+        .status()?;
     if !st.success() {
         bail!("sealrun spec failed: {st}");
     }
@@ -381,7 +422,10 @@ impl LayoutWriter {
     fn create(root: &Path) -> anyhow::Result<LayoutWriter> {
         fs::create_dir_all(root.join("blobs/sha256"))?;
         fs::write(root.join("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}")?;
-        Ok(LayoutWriter { root: root.to_path_buf(), manifests: Vec::new() })
+        Ok(LayoutWriter {
+            root: root.to_path_buf(),
+            manifests: Vec::new(),
+        })
     }
 
     fn blob(&mut self, bytes: &[u8], media_type: &str) -> anyhow::Result<Value> {

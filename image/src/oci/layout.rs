@@ -140,7 +140,10 @@ impl Hasher {
             DigestAlgorithm::Sha256 => &aws_lc_rs::digest::SHA256,
             DigestAlgorithm::Sha512 => &aws_lc_rs::digest::SHA512,
         };
-        Hasher { algorithm, ctx: aws_lc_rs::digest::Context::new(alg) }
+        Hasher {
+            algorithm,
+            ctx: aws_lc_rs::digest::Context::new(alg),
+        }
     }
 
     pub(crate) fn update(&mut self, bytes: &[u8]) {
@@ -335,9 +338,24 @@ fn read_small_file(path: &Path) -> Result<Vec<u8>, OciError> {
 /// index.json is not covered by any digest: a key the image-index format does not have
 /// (a renamed `mediaType`, say) is refused rather than silently ignored.
 fn check_index_keys(raw: &[u8], path: &Path) -> Result<(), OciError> {
-    const INDEX: &[&str] = &["schemaVersion", "mediaType", "artifactType", "manifests", "subject", "annotations"];
-    const DESCRIPTOR: &[&str] =
-        &["mediaType", "digest", "size", "urls", "annotations", "data", "artifactType", "platform"];
+    const INDEX: &[&str] = &[
+        "schemaVersion",
+        "mediaType",
+        "artifactType",
+        "manifests",
+        "subject",
+        "annotations",
+    ];
+    const DESCRIPTOR: &[&str] = &[
+        "mediaType",
+        "digest",
+        "size",
+        "urls",
+        "annotations",
+        "data",
+        "artifactType",
+        "platform",
+    ];
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) else {
         return Ok(()); // the typed parse reports the syntax error
     };

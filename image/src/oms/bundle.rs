@@ -74,7 +74,11 @@ fn known_keys(v: &Value, field: &str, allowed: &[&str]) -> Result<(), OmsError> 
     for k in obj.keys() {
         if !allowed.contains(&k.as_str()) {
             return Err(berr(
-                &if field.is_empty() { k.clone() } else { format!("{field}.{k}") },
+                &if field.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{field}.{k}")
+                },
                 format!("unknown key (expected one of {})", allowed.join(", ")),
             ));
         }
@@ -85,12 +89,22 @@ fn known_keys(v: &Value, field: &str, allowed: &[&str]) -> Result<(), OmsError> 
 impl Bundle {
     pub fn parse(json: &[u8]) -> Result<Bundle, OmsError> {
         let v: Value = serde_json::from_slice(json).map_err(|e| berr("(bundle)", format!("not JSON: {e}")))?;
-        known_keys(&v, "", &["mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"])?;
+        known_keys(
+            &v,
+            "",
+            &["mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"],
+        )?;
         if let Some(vm) = v.get("verificationMaterial") {
             known_keys(
                 vm,
                 "verificationMaterial",
-                &["publicKey", "x509CertificateChain", "certificate", "tlogEntries", "timestampVerificationData"],
+                &[
+                    "publicKey",
+                    "x509CertificateChain",
+                    "certificate",
+                    "tlogEntries",
+                    "timestampVerificationData",
+                ],
             )?;
             if let Some(pk) = vm.get("publicKey") {
                 known_keys(pk, "verificationMaterial.publicKey", &["hint"])?;

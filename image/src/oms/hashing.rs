@@ -335,7 +335,12 @@ impl Hasher {
     }
 }
 
-fn hash_item(item: &Item, t: HashType, buf: &mut [u8], progress: Option<&super::Progress>) -> Result<Vec<u8>, OmsError> {
+fn hash_item(
+    item: &Item,
+    t: HashType,
+    buf: &mut [u8],
+    progress: Option<&super::Progress>,
+) -> Result<Vec<u8>, OmsError> {
     let mut f = File::open(&item.path).map_err(io_err(&item.path))?;
     let mut h = Hasher::new(t);
     match item.range {
@@ -373,7 +378,11 @@ fn hash_item(item: &Item, t: HashType, buf: &mut [u8], progress: Option<&super::
 }
 
 /// Hash `items` on `available_parallelism` threads; results in the items' order.
-pub(crate) fn hash_items(items: &[Item], t: HashType, progress: Option<&super::Progress>) -> Result<Vec<Vec<u8>>, OmsError> {
+pub(crate) fn hash_items(
+    items: &[Item],
+    t: HashType,
+    progress: Option<&super::Progress>,
+) -> Result<Vec<Vec<u8>>, OmsError> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -425,7 +434,8 @@ pub(crate) type Actual = BTreeMap<String, (String, String)>;
 pub(crate) fn hash_model(model: &Path, files: &[ModelFile], cfg: &HashConfig) -> Result<Actual, OmsError> {
     let items = items(model, files, cfg.shard_size);
     if let Some(p) = &cfg.progress {
-        p.total.fetch_add(files.iter().map(|f| f.size).sum::<u64>(), Ordering::Relaxed);
+        p.total
+            .fetch_add(files.iter().map(|f| f.size).sum::<u64>(), Ordering::Relaxed);
     }
     let digests = hash_items(&items, cfg.hash_type, cfg.progress.as_deref())?;
     let alg = match cfg.shard_size {
@@ -444,7 +454,8 @@ pub(crate) fn hash_for_signing(model: &Path, cfg: &HashConfig) -> Result<Vec<(St
     let files = list_files(model, cfg)?;
     let items = items(model, &files, cfg.shard_size);
     if let Some(p) = &cfg.progress {
-        p.total.fetch_add(files.iter().map(|f| f.size).sum::<u64>(), Ordering::Relaxed);
+        p.total
+            .fetch_add(files.iter().map(|f| f.size).sum::<u64>(), Ordering::Relaxed);
     }
     let digests = hash_items(&items, cfg.hash_type, cfg.progress.as_deref())?;
     Ok(items.into_iter().map(|i| i.name).zip(digests).collect())

@@ -98,11 +98,24 @@ pub fn parse_time(s: &str) -> anyhow::Result<SystemTime> {
     }
     let bad = || anyhow::anyhow!("--now {s:?}: expected Unix seconds or RFC 3339 such as 2025-06-01T00:00:00Z");
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
     let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<i64>().ok()).ok_or_else(bad);
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return Err(bad());
     }
@@ -138,11 +151,13 @@ fn num_at(s: &str, r: std::ops::Range<usize>) -> Option<i64> {
 
 fn evidence(a: &Args) -> anyhow::Result<Evidence> {
     if let Some(p) = &a.evidence {
-        let v: serde_json::Value =
-            serde_json::from_slice(&read(p, "evidence")?).with_context(|| format!("evidence {}: not JSON", p.display()))?;
+        let v: serde_json::Value = serde_json::from_slice(&read(p, "evidence")?)
+            .with_context(|| format!("evidence {}: not JSON", p.display()))?;
         return Evidence::from_envelope_json(&v).with_context(|| format!("evidence {}", p.display()));
     }
-    let Some(tee) = a.tee else { bail!("--tee snp|tdx|nvidia|dev is required without --evidence") };
+    let Some(tee) = a.tee else {
+        bail!("--tee snp|tdx|nvidia|dev is required without --evidence")
+    };
     let need = |p: &Option<PathBuf>, flag: &str| p.clone().ok_or_else(|| anyhow::anyhow!("--tee needs {flag}"));
     Ok(match tee {
         TeeArg::Snp => Evidence::Snp(snp::SnpEvidence {
@@ -157,14 +172,24 @@ fn evidence(a: &Args) -> anyhow::Result<Evidence> {
         TeeArg::Nvidia => {
             let r = read(&need(&a.report, "--report FILE")?, "report")?;
             let c = read(&need(&a.certs, "--certs PEM")?, "certs")?;
-            Evidence::Nvidia(nvidia::NvidiaEvidence::from_text(&String::from_utf8_lossy(&r), &String::from_utf8_lossy(&c))?)
+            Evidence::Nvidia(nvidia::NvidiaEvidence::from_text(
+                &String::from_utf8_lossy(&r),
+                &String::from_utf8_lossy(&c),
+            )?)
         }
-        TeeArg::Dev => Evidence::Dev(dev::DevEvidence { report: read(&need(&a.report, "--report FILE")?, "report")? }),
+        TeeArg::Dev => Evidence::Dev(dev::DevEvidence {
+            report: read(&need(&a.report, "--report FILE")?, "report")?,
+        }),
     })
 }
 
 fn check(checks: &mut Vec<Check>, rule: &str, passed: bool, expected: impl Into<String>, found: impl Into<String>) {
-    checks.push(Check { rule: rule.into(), passed, expected: expected.into(), found: found.into() });
+    checks.push(Check {
+        rule: rule.into(),
+        passed,
+        expected: expected.into(),
+        found: found.into(),
+    });
 }
 
 /// The appraisal without a policy: production minimums that need no allow-list.
@@ -172,17 +197,44 @@ fn baseline(v: &evidence::Verified) -> Decision {
     let mut c = Vec::new();
     check(&mut c, "baseline.signature", true, "verified", "verified");
     if let Some(s) = &v.snp {
-        check(&mut c, "baseline.snp.debug", !s.debug, "debug off", if s.debug { "debug on" } else { "debug off" });
+        check(
+            &mut c,
+            "baseline.snp.debug",
+            !s.debug,
+            "debug off",
+            if s.debug { "debug on" } else { "debug off" },
+        );
         check(&mut c, "baseline.snp.vmpl", s.vmpl == 0, "0", s.vmpl.to_string());
     }
     if let Some(t) = &v.tdx {
-        check(&mut c, "baseline.tdx.debug", !t.debug, "debug off", if t.debug { "debug on" } else { "debug off" });
-        check(&mut c, "baseline.tdx.tcb_status", t.tcb_status == "UpToDate", "UpToDate", t.tcb_status.clone());
+        check(
+            &mut c,
+            "baseline.tdx.debug",
+            !t.debug,
+            "debug off",
+            if t.debug { "debug on" } else { "debug off" },
+        );
+        check(
+            &mut c,
+            "baseline.tdx.tcb_status",
+            t.tcb_status == "UpToDate",
+            "UpToDate",
+            t.tcb_status.clone(),
+        );
     }
     if v.tee == "dev" {
-        check(&mut c, "baseline.tee", false, "a hardware TEE (the dev TEE needs a policy with allow_dev = true)", "dev");
+        check(
+            &mut c,
+            "baseline.tee",
+            false,
+            "a hardware TEE (the dev TEE needs a policy with allow_dev = true)",
+            "dev",
+        );
     }
-    Decision { allowed: c.iter().all(|c| c.passed), checks: c }
+    Decision {
+        allowed: c.iter().all(|c| c.passed),
+        checks: c,
+    }
 }
 
 fn appraise(policy: &sealrun_policy::Policy, v: &evidence::Verified) -> Decision {
@@ -199,7 +251,10 @@ fn appraise(policy: &sealrun_policy::Policy, v: &evidence::Verified) -> Decision
         other => {
             let mut c = Vec::new();
             check(&mut c, "attestation.tee", false, "snp, tdx, dev or a GPU", other);
-            Decision { allowed: false, checks: c }
+            Decision {
+                allowed: false,
+                checks: c,
+            }
         }
     }
 }
@@ -246,13 +301,22 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         let found: String = verified.report_data.iter().map(|b| format!("{b:02x}")).collect();
         let expected: String = want.iter().map(|b| format!("{b:02x}")).collect();
         decision.allowed &= found == expected;
-        decision.checks.push(Check { rule: "report_data".into(), passed: found == expected, expected, found });
+        decision.checks.push(Check {
+            rule: "report_data".into(),
+            passed: found == expected,
+            expected,
+            found,
+        });
     }
     match a.output {
         Output::Text => {
             println!("{} evidence verified (clock {now_secs})", verified.tee);
             println!("claims: {}", serde_json::to_string_pretty(&verified.claims)?);
-            print!("appraisal ({}): {}", a.policy.as_deref().unwrap_or("built-in baseline"), decision.to_text());
+            print!(
+                "appraisal ({}): {}",
+                a.policy.as_deref().unwrap_or("built-in baseline"),
+                decision.to_text()
+            );
             println!("verdict: {}", if decision.allowed { "accepted" } else { "refused" });
         }
         Output::Json => println!(
