@@ -258,15 +258,67 @@ fn checked_chain(
         });
     }
 
-    let (ark, intermediate, product, anchor) = trusted_chain(chain, opts, &vek, signing_key)?;
     let ask_name = match signing_key {
         SigningKey::Vcek => "ASK",
         SigningKey::Vlek => "ASVK",
     };
+    // The RSA-4096 signatures of the chain are most of the cost of verifying a report, and
+    // a VCEK's chain does not change: a chain whose signatures verified is remembered (by
+    // the digest of exactly these bytes and roots); validity at `opts.now` is re-checked.
+    let key = chain_key(vek_der, chain, signing_key, &opts.extra_roots);
+    if let Some(c) = chain_cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned() {
+        for (which, cert) in [("ARK", &c.ark), (ask_name, &c.intermediate), (vek_name, &vek)] {
+            check_validity(which, cert, opts.now)?;
+        }
+        return Ok((vek, c.product.clone(), c.anchor));
+    }
+    let (ark, intermediate, product, anchor) = trusted_chain(chain, opts, &vek, signing_key)?;
     for (which, cert) in [("ARK", &ark), (ask_name, &intermediate), (vek_name, &vek)] {
         check_validity(which, cert, opts.now)?;
     }
+    let mut cache = chain_cache().lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= CHAIN_CACHE_ENTRIES {
+        cache.clear();
+    }
+    cache.insert(
+        key,
+        std::sync::Arc::new(CachedChain { ark, intermediate, product: product.clone(), anchor }),
+    );
     Ok((vek, product, anchor))
+}
+
+/// Chains kept at most; the cache is emptied when full (a broker sees few distinct chips).
+const CHAIN_CACHE_ENTRIES: usize = 1024;
+
+struct CachedChain {
+    ark: Certificate,
+    intermediate: Certificate,
+    product: String,
+    anchor: Anchor,
+}
+
+type ChainCache = std::sync::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<CachedChain>>>;
+
+fn chain_cache() -> &'static ChainCache {
+    static CACHE: std::sync::OnceLock<ChainCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// sha256 over everything the chain verdict depends on, length-prefixed.
+fn chain_key(vek_der: &[u8], chain: Option<&[u8]>, signing_key: SigningKey, extra_roots: &[Vec<u8>]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    let mut part = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    part(vek_der);
+    part(chain.unwrap_or(b"(pinned)"));
+    part(signing_key.as_str().as_bytes());
+    for r in extra_roots {
+        part(r);
+    }
+    h.finalize().into()
 }
 
 fn field(name: &'static str, expected: &str, found: impl std::fmt::Display) -> SnpError {
