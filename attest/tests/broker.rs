@@ -880,3 +880,61 @@ fn a_sandbox_under_another_policy_gets_no_token() {
     let msg = refused(block_on(c.attest(&req)).unwrap(), 401, "policy_digest_mismatch");
     assert!(msg.contains(&policy_digest()), "{msg}");
 }
+
+#[test]
+fn rego_rules_take_part_in_attestation_and_key_release() {
+    let rules = format!(
+        r#"
+[[rules]]
+name = "frozen-key"
+applies_to = ["keys"]
+module = '''
+package sealrun.rules.frozen
+deny contains msg if {{
+    input.key_id == "{KEY_ID}"
+    msg := "{KEY_ID} is frozen"
+}}
+'''
+
+[[rules]]
+name = "quarantine"
+applies_to = ["attestation"]
+module = '''
+package sealrun.rules.quarantine
+deny contains msg if {{
+    input.runtime_data["image-digest"] == "{OTHER_IMAGE}"
+    msg := "image quarantined"
+}}
+'''
+"#
+    );
+    let policy = format!("{}{rules}", dev_policy());
+    let digest = Policy::from_str(&policy, "p.toml").unwrap().digest();
+    let env = start(&policy);
+    // The keys rule refuses a release that [keys] alone would allow.
+    let ok_image = WorkloadClaims {
+        image_digest: IMAGE.into(),
+        policy_digest: digest.clone(),
+    };
+    let detail = refused(
+        request_resource(&env.url, KEY_ID, &DevTee, &ok_image, None),
+        403,
+        "release_denied",
+    );
+    assert!(
+        detail.contains("rules.frozen-key") && detail.contains("is frozen"),
+        "{detail}"
+    );
+    // The attestation rule refuses the token itself.
+    let quarantined = WorkloadClaims {
+        image_digest: OTHER_IMAGE.into(),
+        policy_digest: digest,
+    };
+    let detail = refused(
+        request_resource(&env.url, OTHER_KEY_ID, &DevTee, &quarantined, None),
+        401,
+        "appraisal_failed",
+    );
+    assert!(detail.contains("image quarantined"), "{detail}");
+    env.finish();
+}

@@ -189,6 +189,23 @@ fn session_ref(id: &str) -> String {
 }
 
 /// The policy rules of a decision, split into those that passed and those that failed.
+/// Adds the policy's Rego rules for `target` to `decision`. A rule that fails to evaluate
+/// refuses (fail closed) with a 500 naming the rule.
+fn with_rules(policy: &Policy, target: &str, input: &Value, decision: &mut Decision) -> Result<(), Refusal> {
+    match sealrun_policy::rego::evaluate(policy, target, input) {
+        Ok(d) => {
+            decision.allowed &= d.allowed;
+            decision.checks.extend(d.checks);
+            Ok(())
+        }
+        Err(e) => Err(Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "policy_rule_error",
+            format!("[[rules]] for {target}: {e}"),
+        )),
+    }
+}
+
 fn decision_json(d: &Decision) -> Value {
     let passed: Vec<&str> = d.checks.iter().filter(|c| c.passed).map(|c| c.rule.as_str()).collect();
     let failed: Vec<Value> = d
@@ -925,6 +942,12 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
             }
         },
     };
+    // `[[rules]]` that apply to attestation: Rego over the verified claims.
+    let mut appraisal = appraisal;
+    let input = json!({"tee": tee.as_str(), "claims": verified.claims, "runtime_data": req.runtime_data});
+    if let Err(r) = with_rules(&st.policy, "attestation", &input, &mut appraisal) {
+        return st.refuse(peer, "attest", r, record);
+    }
     record["decision"] = decision_json(&appraisal);
     if !appraisal.allowed {
         let r = unauthorized(
@@ -1069,7 +1092,12 @@ async fn resource(
         );
         return st.refuse(peer, "resource", r, record);
     };
-    let decision = st.policy.keys.release_allowed(&key_id, &image_digest, tee);
+    let mut decision = st.policy.keys.release_allowed(&key_id, &image_digest, tee);
+    // `[[rules]]` that apply to keys: Rego over the request and the token's claims.
+    let input = json!({"key_id": key_id, "image_digest": image_digest, "tee": tee.as_str(), "token": claims});
+    if let Err(r) = with_rules(&st.policy, "keys", &input, &mut decision) {
+        return st.refuse(peer, "resource", r, record);
+    }
     record["decision"] = decision_json(&decision);
     if !decision.allowed {
         let r = Refusal::new(

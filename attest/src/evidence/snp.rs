@@ -266,7 +266,12 @@ fn checked_chain(
     // a VCEK's chain does not change: a chain whose signatures verified is remembered (by
     // the digest of exactly these bytes and roots); validity at `opts.now` is re-checked.
     let key = chain_key(vek_der, chain, signing_key, &opts.extra_roots);
-    if let Some(c) = chain_cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned() {
+    if let Some(c) = chain_cache()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned()
+    {
         for (which, cert) in [("ARK", &c.ark), (ask_name, &c.intermediate), (vek_name, &vek)] {
             check_validity(which, cert, opts.now)?;
         }
@@ -282,7 +287,12 @@ fn checked_chain(
     }
     cache.insert(
         key,
-        std::sync::Arc::new(CachedChain { ark, intermediate, product: product.clone(), anchor }),
+        std::sync::Arc::new(CachedChain {
+            ark,
+            intermediate,
+            product: product.clone(),
+            anchor,
+        }),
     );
     Ok((vek, product, anchor))
 }
