@@ -227,6 +227,7 @@ fn prepare(client: &mut BrokerClient, key: &jwe::EphemeralKey, claims: &Workload
     AttestRequest {
         runtime_data: rd,
         tee_evidence: ev,
+        gpu_evidence: Vec::new(),
     }
 }
 
@@ -461,6 +462,7 @@ fn tee_pubkey_must_be_an_ec_p256_jwk() {
             block_on(c.attest(&AttestRequest {
                 runtime_data: rd,
                 tee_evidence: ev,
+                gpu_evidence: Vec::new(),
             }))
             .unwrap(),
             400,
@@ -936,5 +938,54 @@ deny contains msg if {{
         "appraisal_failed",
     );
     assert!(detail.contains("image quarantined"), "{detail}");
+    env.finish();
+}
+
+fn fixtures() -> PathBuf {
+    std::env::var_os("SEALRUN_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+}
+
+#[test]
+fn gpus_must_answer_the_nonce_derived_from_the_same_challenge() {
+    let policy = format!(
+        "{}\n[attestation.gpu]\ncount = 1\nrequire_evidence = true\n",
+        dev_policy()
+    );
+    let digest = Policy::from_str(&policy, "p.toml").unwrap().digest();
+    let claims = WorkloadClaims {
+        image_digest: IMAGE.into(),
+        policy_digest: digest,
+    };
+    let env = start(&policy);
+    // No GPU evidence: the policy's GPU count is not met.
+    let mut c = env.client();
+    let eph = jwe::EphemeralKey::generate();
+    let req = prepare(&mut c, &eph, &claims);
+    let detail = refused(block_on(c.attest(&req)).unwrap(), 401, "appraisal_failed");
+    assert!(detail.contains("attestation.gpu.count"), "{detail}");
+    // Real Hopper evidence, but made for another nonce: not bound to this challenge.
+    let nv = fixtures().join("attest/nvidia");
+    let report_hex = std::fs::read_to_string(nv.join("hopperAttestationReport.txt")).unwrap();
+    let certs = std::fs::read_to_string(nv.join("hopper_cert_chain_case1.txt")).unwrap();
+    let ev = sealrun_attest::evidence::nvidia::NvidiaEvidence::from_text(&report_hex, &certs).unwrap();
+    let mut c = env.client();
+    let mut req = prepare(&mut c, &eph, &claims);
+    req.gpu_evidence = vec![protocol::GpuEvidence {
+        report: base64::engine::general_purpose::STANDARD.encode(&ev.report),
+        certs: certs.clone(),
+    }];
+    let detail = refused(block_on(c.attest(&req)).unwrap(), 401, "gpu_evidence_invalid");
+    assert!(
+        detail.contains("gpu-evidence[0]") && detail.to_lowercase().contains("nonce"),
+        "{detail}"
+    );
+    // The derivation: what the GPU would have to sign for this request.
+    let rd = protocol::report_data(&req.runtime_data);
+    assert_ne!(
+        protocol::gpu_nonce(&rd).to_vec(),
+        hex::decode("931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb").unwrap()
+    );
     env.finish();
 }

@@ -208,6 +208,7 @@ fn broker_killed_mid_flow_restarts_with_its_keys_and_refuses_the_old_session() {
     let req = AttestRequest {
         runtime_data: rd,
         tee_evidence: ev,
+        gpu_evidence: Vec::new(),
     };
     let old_session = c.session().unwrap().to_string();
 

@@ -597,6 +597,7 @@ pub async fn request_resource_async(
         .attest(&AttestRequest {
             runtime_data: rd,
             tee_evidence,
+            gpu_evidence: Vec::new(),
         })
         .await?;
     let compact = c.resource(resource, Some(&token)).await?;

@@ -59,6 +59,30 @@ pub struct AttestRequest {
     pub runtime_data: serde_json::Value,
     #[serde(rename = "tee-evidence")]
     pub tee_evidence: serde_json::Value,
+    /// NVIDIA GPU evidence, one per GPU, each made for [`gpu_nonce`] of this request's
+    /// report data — so the GPUs are bound to the same challenge as the CPU report.
+    #[serde(rename = "gpu-evidence", default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_evidence: Vec<GpuEvidence>,
+}
+
+/// One GPU's SPDM GET_MEASUREMENTS evidence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpuEvidence {
+    /// The SPDM request || response, standard base64.
+    pub report: String,
+    /// The device certificate chain, PEM.
+    pub certs: String,
+}
+
+/// The SPDM nonce a GPU must answer for a request whose CPU report data is `report_data`:
+/// SHA-256("sealrun gpu nonce v1" || report_data). Derived, not sent, so a GPU report made
+/// for another challenge (or replayed) does not match.
+pub fn gpu_nonce(report_data: &[u8; 64]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"sealrun gpu nonce v1");
+    h.update(report_data);
+    h.finalize().into()
 }
 
 /// `POST /kbs/v0/attest` success body.

@@ -942,8 +942,45 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
             }
         },
     };
-    // `[[rules]]` that apply to attestation: Rego over the verified claims.
     let mut appraisal = appraisal;
+    // GPUs: each must answer the SPDM nonce derived from this request's report data, which
+    // binds it to the same challenge as the CPU report.
+    let gpu = &st.policy.attestation.gpu;
+    if gpu.count > 0 || gpu.require_evidence || !req.gpu_evidence.is_empty() {
+        let nonce = protocol::gpu_nonce(&expected_rd);
+        let mut gpu_claims = Vec::new();
+        for (i, g) in req.gpu_evidence.iter().enumerate() {
+            let Ok(report) = base64::engine::general_purpose::STANDARD.decode(&g.report) else {
+                let r = bad(
+                    "evidence_malformed",
+                    format!("gpu-evidence[{i}].report: expected standard base64"),
+                );
+                return st.refuse(peer, "attest", r, record);
+            };
+            let ev = evidence::Evidence::Nvidia(evidence::nvidia::NvidiaEvidence {
+                report,
+                certs: g.certs.as_bytes().to_vec(),
+            });
+            let opts = VerifyOptions {
+                now,
+                nonce: Some(nonce.to_vec()),
+                extra_roots: st.extra_roots.clone(),
+            };
+            match evidence::verify(&ev, &opts) {
+                Ok(v) => gpu_claims.push(v.claims),
+                Err(e) => {
+                    let r = unauthorized("gpu_evidence_invalid", format!("gpu-evidence[{i}]: {e}"));
+                    return st.refuse(peer, "attest", r, record);
+                }
+            }
+        }
+        let n = gpu_claims.len() as u32;
+        record["gpu_claims"] = gpu_claims.into();
+        let d = st.policy.attestation.appraise_gpu(n, n > 0);
+        appraisal.allowed &= d.allowed;
+        appraisal.checks.extend(d.checks);
+    }
+    // `[[rules]]` that apply to attestation: Rego over the verified claims.
     let input = json!({"tee": tee.as_str(), "claims": verified.claims, "runtime_data": req.runtime_data});
     if let Err(r) = with_rules(&st.policy, "attestation", &input, &mut appraisal) {
         return st.refuse(peer, "attest", r, record);

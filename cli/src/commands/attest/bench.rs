@@ -122,6 +122,7 @@ async fn flow(
         .attest(&AttestRequest {
             runtime_data: rd,
             tee_evidence: evidence,
+            gpu_evidence: Vec::new(),
         })
         .await?;
     let t3 = Instant::now();
