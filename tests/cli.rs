@@ -214,3 +214,148 @@ fn dev_evidence_round_trip_needs_a_policy_that_allows_it() {
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert!(text(&o).contains("FAIL report_data"), "{}", text(&o));
 }
+
+/// Writes an OCI layout: blobs by sha256, index.json, oci-layout.
+struct Layout {
+    root: PathBuf,
+    index: Vec<Value>,
+}
+
+impl Layout {
+    fn new(root: &Path) -> Layout {
+        fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+        fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        Layout {
+            root: root.to_path_buf(),
+            index: Vec::new(),
+        }
+    }
+
+    fn blob(&self, bytes: &[u8], media_type: &str) -> Value {
+        use sha2::Digest;
+        let hex: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        fs::write(self.root.join("blobs/sha256").join(&hex), bytes).unwrap();
+        serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len()})
+    }
+
+    fn manifest(&mut self, m: Value, tag: Option<&str>) -> Value {
+        let d = self.blob(m.to_string().as_bytes(), "application/vnd.oci.image.manifest.v1+json");
+        let mut entry = d.clone();
+        entry["artifactType"] = m["artifactType"].clone();
+        if let Some(t) = tag {
+            entry["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": t});
+        }
+        self.index.push(entry);
+        d
+    }
+
+    fn finish(self) {
+        let index = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": self.index});
+        fs::write(self.root.join("index.json"), index.to_string()).unwrap();
+    }
+}
+
+/// A ModelPack image whose weights are one tar layer, signed (OMS, files) by `key`.
+fn tar_image(dir: &Path, key: &Path, extra_in_tar: bool) -> PathBuf {
+    let model = dir.join("model");
+    fs::create_dir_all(model.join("sub")).unwrap();
+    fs::write(model.join("weights.bin"), vec![3u8; 100_000]).unwrap();
+    fs::write(model.join("sub/config.json"), "{\"a\": 1}\n").unwrap();
+    let sig = dir.join("model.sig");
+    let o = sealrun(&["sign", "model", &s(&model), "--key", &s(key), "--signature", &s(&sig)]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    if extra_in_tar {
+        fs::write(model.join("sub/unsigned.txt"), "slipped in\n").unwrap();
+    }
+    let tar = dir.join("layer.tar");
+    let st = Command::new("tar")
+        .args(["-C", &s(&model), "-cf", &s(&tar), "sub", "weights.bin"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let layout_dir = dir.join("layout");
+    let mut l = Layout::new(&layout_dir);
+    let mut layer = l.blob(&fs::read(&tar).unwrap(), "application/vnd.cncf.model.weight.v1.tar");
+    layer["annotations"] = serde_json::json!({"org.cncf.model.filepath": "model"});
+    let config = l.blob(
+        b"{\"descriptor\":{\"name\":\"tarred\"}}",
+        "application/vnd.cncf.model.config.v1+json",
+    );
+    let subject = l.manifest(
+        serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.cncf.model.manifest.v1+json", "config": config, "layers": [layer]}),
+        Some("v1"),
+    );
+    let bundle = l.blob(
+        &fs::read(&sig).unwrap(),
+        "application/vnd.dev.sigstore.bundle.v0.3+json",
+    );
+    let empty = l.blob(b"{}", "application/vnd.oci.empty.v1+json");
+    l.manifest(
+        serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json", "config": empty, "layers": [bundle],
+            "subject": subject}),
+        None,
+    );
+    l.finish();
+    layout_dir
+}
+
+#[test]
+fn the_gate_checks_the_files_of_a_tarball_layer_against_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.pem");
+    let public = dir.path().join("k.pub");
+    assert!(Command::new("openssl")
+        .args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &s(&key)])
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("openssl")
+        .args(["ec", "-in", &s(&key), "-pubout", "-out", &s(&public)])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let policy = dir.path().join("p.toml");
+    fs::write(
+        &policy,
+        format!(
+            "version = 1\n[trust]\nsigners.keys = [{{ path = \"{}\", algorithm = \"ecdsa-p256-sha256\" }}]\n",
+            public.display()
+        ),
+    )
+    .unwrap();
+    let good = dir.path().join("good");
+    fs::create_dir_all(&good).unwrap();
+    let layout = tar_image(&good, &key, false);
+    let o = sealrun(&[
+        "verify",
+        "image",
+        &format!("{}:v1", layout.display()),
+        "--policy",
+        &s(&policy),
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["files_signed"], 2, "{r}");
+    // A file slipped into the tarball that the signature does not cover.
+    let bad = dir.path().join("bad");
+    fs::create_dir_all(&bad).unwrap();
+    let layout = tar_image(&bad, &key, true);
+    let o = sealrun(&[
+        "verify",
+        "image",
+        &format!("{}:v1", layout.display()),
+        "--policy",
+        &s(&policy),
+    ]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert!(
+        text(&o).contains("sub/unsigned.txt is in the layer but not signed"),
+        "{}",
+        text(&o)
+    );
+}

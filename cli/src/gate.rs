@@ -194,7 +194,7 @@ pub fn verify_image(image: &ImageRef, policy: &Policy, policy_source: &str) -> a
 
     // 4. Files against the signature.
     if let Some(signed) = &signed {
-        cross_check(&files, signed, &mut report);
+        cross_check(&layout, &manifest, &files, signed, &mut report);
     }
     // Referrer configs too (their layers were read, digest-checked, as payloads).
     let extra: Vec<_> = referrers.iter().map(|r| r.manifest.manifest.config().clone()).collect();
@@ -359,9 +359,16 @@ fn signature(
     None
 }
 
-/// Every model file is a signed resource with the layer's digest; every signed resource is
-/// in the image.
-fn cross_check(files: &[oci::ModelFile], signed: &oms::SignedManifest, report: &mut Report) {
+/// Every model file is a signed resource with the layer's digest (a `.raw` layer is the
+/// file; a tarball layer is unpacked into a private temporary directory, safely, and each of
+/// its files hashed); every signed resource is in the image.
+fn cross_check(
+    layout: &OciLayout,
+    manifest: &oci::ManifestBlob,
+    files: &[oci::ModelFile],
+    signed: &oms::SignedManifest,
+    report: &mut Report,
+) {
     use std::collections::BTreeMap;
     let mut resources: BTreeMap<&str, &oms::Resource> = signed.resources.iter().map(|r| (r.name.as_str(), r)).collect();
     if signed.resources.iter().any(|r| r.name.contains(':')) {
@@ -382,14 +389,7 @@ fn cross_check(files: &[oci::ModelFile], signed: &oms::SignedManifest, report: &
             continue;
         };
         if f.compression != Compression::Raw {
-            report.findings.push(finding(
-                "files",
-                format!("layer {} ({path})", f.digest),
-                format!(
-                    "a {:?} layer's files cannot be matched to the OMS manifest by layer digest; expected .raw layers",
-                    f.compression
-                ),
-            ));
+            tarball(layout, manifest, f, path, &mut resources, report);
             continue;
         }
         let name = path.trim_start_matches("./");
@@ -423,6 +423,141 @@ fn cross_check(files: &[oci::ModelFile], signed: &oms::SignedManifest, report: &
             "signed, but not in the image",
         ));
     }
+}
+
+/// A tarball layer: unpacked (no escape, limits, digest checked to the end of the blob) into
+/// a temporary directory that is removed afterwards; each regular file must be a signed
+/// resource (by its path in the tar, relative to the model root) with the same sha256.
+fn tarball(
+    layout: &OciLayout,
+    manifest: &oci::ManifestBlob,
+    f: &oci::ModelFile,
+    path: &str,
+    resources: &mut std::collections::BTreeMap<&str, &oms::Resource>,
+    report: &mut Report,
+) {
+    let rule = format!("layer {} ({path})", f.digest);
+    let Some(desc) = manifest
+        .manifest
+        .layers()
+        .iter()
+        .find(|d| d.digest().to_string() == f.digest)
+    else {
+        report
+            .findings
+            .push(finding("files", rule, "not in the manifest's layers"));
+        return;
+    };
+    let tmp = match tempdir() {
+        Ok(t) => t,
+        Err(e) => {
+            report
+                .findings
+                .push(finding("files", rule, format!("temporary directory: {e}")));
+            return;
+        }
+    };
+    let target = tmp.0.join("layer");
+    if let Err(e) = oci::unpack_layer(layout, desc, &target, &oci::UnpackLimits::default()) {
+        report.findings.push(finding("files", rule, e.to_string()));
+        return;
+    }
+    let mut stack = vec![target.clone()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                report
+                    .findings
+                    .push(finding("files", rule.clone(), format!("{}: {e}", dir.display())));
+                return;
+            }
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let name = p.strip_prefix(&target).unwrap_or(&p).to_string_lossy().into_owned();
+            if !ft.is_file() {
+                report
+                    .findings
+                    .push(finding("files", rule.clone(), format!("{name}: not a regular file")));
+                continue;
+            }
+            let digest = match sha256_file(&p) {
+                Ok(d) => d,
+                Err(e) => {
+                    report
+                        .findings
+                        .push(finding("files", rule.clone(), format!("{name}: {e}")));
+                    continue;
+                }
+            };
+            match resources.remove(name.as_str()) {
+                None => report.findings.push(finding(
+                    "files",
+                    rule.clone(),
+                    format!("{name} is in the layer but not signed"),
+                )),
+                Some(r) if r.algorithm != "sha256" || !r.digest.eq_ignore_ascii_case(&digest) => {
+                    report.findings.push(finding(
+                        "files",
+                        rule.clone(),
+                        format!(
+                            "{name}: signed digest {}:{} does not equal the file's sha256:{digest}",
+                            r.algorithm, r.digest
+                        ),
+                    ))
+                }
+                Some(_) => report.files_signed += 1,
+            }
+        }
+    }
+}
+
+fn sha256_file(p: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(p)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A private temporary directory (0700), removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> std::io::Result<TempDir> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    for i in 0..100u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let p = base.join(format!("sealrun-gate-{}-{nanos}-{i}", std::process::id()));
+        match std::fs::DirBuilder::new().mode(0o700).create(&p) {
+            Ok(()) => return Ok(TempDir(p)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free temporary directory name"))
 }
 
 /// Streams every blob of the manifest (config and layers) once, digest and size checked,
