@@ -1300,12 +1300,7 @@ async fn admin_put(
     }
     match st.keys.put(&key_id, secret) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "keystore_error",
-            format!("key store: {e}"),
-        )
-        .into_response(),
+        Err(e) => keystore_error(e),
     }
 }
 
@@ -1335,12 +1330,7 @@ async fn admin_delete(
                 .into_response()
             }
         }
-        Err(e) => Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "keystore_error",
-            format!("key store: {e}"),
-        )
-        .into_response(),
+        Err(e) => keystore_error(e),
     }
 }
 
@@ -1360,13 +1350,18 @@ async fn admin_list(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, heade
             )
                 .into_response()
         }
-        Err(e) => Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "keystore_error",
-            format!("key store: {e}"),
-        )
-        .into_response(),
+        Err(e) => keystore_error(e),
     }
+}
+
+/// The key store failed (I/O, decryption): a 500 that names it, never the key.
+fn keystore_error(e: impl std::fmt::Display) -> Response {
+    Refusal::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "keystore_error",
+        format!("key store: {e}"),
+    )
+    .into_response()
 }
 
 async fn metrics(AxState(st): St) -> Response {
