@@ -294,36 +294,31 @@ fn signature(
         ..oms::VerifyOptions::default()
     };
     let mut tried: Vec<String> = Vec::new();
-    for r in referrers {
+    for r in referrers.iter().filter(|r| r.kind == ReferrerKind::SigstoreBundle) {
         let rdigest = r.manifest.digest.to_string();
-        match r.kind {
-            ReferrerKind::SigstoreBundle => {
-                for p in &r.payloads {
-                    if !policy.trust.accepts_media_type(&p.media_type) {
-                        tried.push(format!(
-                            "referrer {rdigest}: bundle media type `{}` is not in trust.media_types [{}]",
-                            p.media_type,
-                            policy.trust.media_types.join(", ")
-                        ));
-                        continue;
+        for p in &r.payloads {
+            if !policy.trust.accepts_media_type(&p.media_type) {
+                tried.push(format!(
+                    "referrer {rdigest}: bundle media type `{}` is not in trust.media_types [{}]",
+                    p.media_type,
+                    policy.trust.media_types.join(", ")
+                ));
+                continue;
+            }
+            for (label, v) in &verifiers {
+                match oms::verify_bundle_manifest(&p.bytes, v, &opts) {
+                    Ok(signed) => {
+                        report.signature = Some(SignatureOutcome {
+                            method: format!("oms-{}", signed.method),
+                            signer: format!("{} ({label})", signed.signer),
+                            referrer: rdigest.clone(),
+                            oms_root_digest: Some(signed.root_digest.clone()),
+                        });
+                        return Some(signed);
                     }
-                    for (label, v) in &verifiers {
-                        match oms::verify_bundle_manifest(&p.bytes, v, &opts) {
-                            Ok(signed) => {
-                                report.signature = Some(SignatureOutcome {
-                                    method: format!("oms-{}", signed.method),
-                                    signer: format!("{} ({label})", signed.signer),
-                                    referrer: rdigest.clone(),
-                                    oms_root_digest: Some(signed.root_digest.clone()),
-                                });
-                                return Some(signed);
-                            }
-                            Err(e) => tried.push(format!("referrer {rdigest} with {label}: {e}")),
-                        }
-                    }
+                    Err(e) => tried.push(format!("referrer {rdigest} with {label}: {e}")),
                 }
             }
-            _ => {}
         }
     }
     // A cosign signature over the manifest digest binds every layer through the manifest.
