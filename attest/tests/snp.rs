@@ -579,3 +579,65 @@ fn virtee_turin_chain_is_valid_against_the_pinned_turin_root() {
     let err = snp::verify_vek_chain(&vek, Some(&chain), snp::SigningKey::Vlek, &at(june_2025())).unwrap_err();
     assert!(matches!(err, SnpError::Extension { name: "subject CN", .. }), "{err}");
 }
+
+/// A CRL issued by the test ARK name, signed by `signer`, revoking `serials`.
+fn crl(signer: &rsa::RsaPrivateKey, serials: &[u8], next_update: SystemTime) -> Vec<u8> {
+    use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+    let at = |secs: u64| Time::try_from(UNIX_EPOCH + Duration::from_secs(secs)).unwrap();
+    let revoked: Vec<RevokedCert> = serials
+        .iter()
+        .map(|s| RevokedCert {
+            serial_number: SerialNumber::new(&[*s]).unwrap(),
+            revocation_date: at(1_700_000_000),
+            crl_entry_extensions: None,
+        })
+        .collect();
+    let tbs = TbsCertList {
+        version: x509_cert::Version::V2,
+        signature: pss_algorithm(),
+        issuer: Name::from_str(ARK_NAME).unwrap(),
+        this_update: at(1_600_000_000),
+        next_update: Some(Time::try_from(next_update).unwrap()),
+        revoked_certificates: (!revoked.is_empty()).then_some(revoked),
+        crl_extensions: None,
+    };
+    let key = rsa::pss::SigningKey::<sha2::Sha384>::new(signer.clone());
+    let sig = key.sign_with_rng(&mut TestRng(9), &tbs.to_der().unwrap());
+    CertificateList {
+        tbs_cert_list: tbs,
+        signature_algorithm: pss_algorithm(),
+        signature: BitString::from_bytes(&sig.to_bytes()).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+#[test]
+fn crls_from_the_ark_revoke_certificates_of_the_chain() {
+    let (e, pki) = synthetic(&VcekSpec::default(), &[0x22; 64]);
+    let opts = with_root(&pki);
+    let far = UNIX_EPOCH + Duration::from_secs(2_400_000_000);
+    let ark_key = rsa_key("ark");
+    // A current CRL that revokes another serial: verified.
+    snp::verify_with_crls(&e, &[crl(&ark_key, &[2], far)], &opts).unwrap();
+    // The same as PEM.
+    use base64::Engine as _;
+    let pem = format!(
+        "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+        base64::engine::general_purpose::STANDARD.encode(crl(&ark_key, &[], far))
+    );
+    snp::verify_with_crls(&e, &[pem.into_bytes()], &opts).unwrap();
+    // Serial 1 (the test ASK's and VCEK's) revoked.
+    let err = snp::verify_with_crls(&e, &[crl(&ark_key, &[1], far)], &opts).unwrap_err();
+    assert!(matches!(err, SnpError::Revoked { index: 0, .. }), "{err}");
+    // Signed by another key than the ARK's.
+    let err = snp::verify_with_crls(&e, &[crl(&rsa_key("ask"), &[], far)], &opts).unwrap_err();
+    assert!(err.to_string().contains("does not verify with the ARK"), "{err}");
+    // Past its nextUpdate at the verification clock.
+    let stale = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let err = snp::verify_with_crls(&e, &[crl(&ark_key, &[], stale)], &opts).unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+    // Garbage.
+    let err = snp::verify_with_crls(&e, &[b"not a crl".to_vec()], &opts).unwrap_err();
+    assert!(matches!(err, SnpError::Crl { index: 0, .. }), "{err}");
+}

@@ -90,6 +90,13 @@ impl SigningKey {
             SigningKey::Vlek => "vlek",
         }
     }
+
+    fn as_str_upper(self) -> &'static str {
+        match self {
+            SigningKey::Vcek => "VCEK",
+            SigningKey::Vlek => "VLEK",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +139,15 @@ pub enum SnpError {
         expected: String,
         found: String,
     },
+    #[error("snp CRL {index}: {detail}")]
+    Crl { index: usize, detail: String },
+    #[error("snp {which} certificate (serial {serial}) is revoked by CRL {index} (revoked {date})")]
+    Revoked {
+        which: &'static str,
+        serial: String,
+        index: usize,
+        date: String,
+    },
     #[error("snp report signature: {0}")]
     Signature(String),
 }
@@ -163,7 +179,7 @@ pub fn verify(e: &SnpEvidence, opts: &VerifyOptions) -> Result<Verified, SnpErro
         SigningKey::Vlek => "VLEK",
     };
     let vek_der = e.vcek.as_deref().ok_or(SnpError::MissingVek)?;
-    let (vek, product, anchor) = checked_chain(vek_der, e.chain.as_deref(), signing_key, opts)?;
+    let (vek, product, anchor, _, _) = checked_chain(vek_der, e.chain.as_deref(), signing_key, opts)?;
 
     check_report_signature(&e.report, &vek)?;
     check_vek_extensions(vek_name, &vek, &report, signing_key, &product)?;
@@ -223,6 +239,115 @@ pub fn verify(e: &SnpEvidence, opts: &VerifyOptions) -> Result<Verified, SnpErro
     })
 }
 
+/// [`verify`], then revocation: each CRL (DER or PEM) must be issued and signed by the
+/// chain's ARK (RSASSA-PSS SHA-384, as AMD's KDS signs them), current at `opts.now`
+/// (thisUpdate ≤ now ≤ nextUpdate), and list neither the ASK/ASVK's nor the VCEK/VLEK's
+/// serial number. CRLs are checked only when supplied: the verifier fetches nothing.
+pub fn verify_with_crls(e: &SnpEvidence, crls: &[Vec<u8>], opts: &VerifyOptions) -> Result<Verified, SnpError> {
+    let verified = verify(e, opts)?;
+    if crls.is_empty() {
+        return Ok(verified);
+    }
+    let signing_key = if verified.claims["signing_key"] == SigningKey::Vlek.as_str() {
+        SigningKey::Vlek
+    } else {
+        SigningKey::Vcek
+    };
+    let vek_der = e.vcek.as_deref().ok_or(SnpError::MissingVek)?;
+    let (vek, _, _, ark, intermediate) = checked_chain(vek_der, e.chain.as_deref(), signing_key, opts)?;
+    let ask_name = match signing_key {
+        SigningKey::Vcek => "ASK",
+        SigningKey::Vlek => "ASVK",
+    };
+    for (index, raw) in crls.iter().enumerate() {
+        check_crl(
+            index,
+            raw,
+            &ark,
+            &[(ask_name, &intermediate), (signing_key.as_str_upper(), &vek)],
+            opts.now,
+        )?;
+    }
+    Ok(verified)
+}
+
+fn check_crl(
+    index: usize,
+    raw: &[u8],
+    ark: &Certificate,
+    certs: &[(&'static str, &Certificate)],
+    now: SystemTime,
+) -> Result<(), SnpError> {
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    use x509_cert::crl::CertificateList;
+    let bad = |detail: String| SnpError::Crl { index, detail };
+    let der = if raw.starts_with(b"-----BEGIN") {
+        use base64::Engine as _;
+        let text = String::from_utf8_lossy(raw);
+        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(body.trim())
+            .map_err(|err| bad(format!("PEM body is not base64: {err}")))?
+    } else {
+        raw.to_vec()
+    };
+    let crl = CertificateList::from_der(&der).map_err(|err| bad(format!("not a DER CertificateList: {err}")))?;
+    let tbs = &crl.tbs_cert_list;
+    if tbs.issuer != ark.tbs_certificate.subject {
+        return Err(bad(format!(
+            "issuer: expected the ARK `{}`, found `{}`",
+            ark.tbs_certificate.subject, tbs.issuer
+        )));
+    }
+    const RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
+    if crl.signature_algorithm.oid.to_string() != RSASSA_PSS {
+        return Err(bad(format!(
+            "signatureAlgorithm: expected RSASSA-PSS ({RSASSA_PSS}), found {}",
+            crl.signature_algorithm.oid
+        )));
+    }
+    let spki = ark
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|err| bad(format!("ARK public key: {err}")))?;
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).map_err(|err| bad(format!("ARK public key: {err}")))?;
+    let sig =
+        rsa::pss::Signature::try_from(crl.signature.raw_bytes()).map_err(|err| bad(format!("signature: {err}")))?;
+    let tbs_der = tbs.to_der().map_err(|err| bad(format!("tbsCertList: {err}")))?;
+    rsa::pss::VerifyingKey::<sha2::Sha384>::new(key)
+        .verify(&tbs_der, &sig)
+        .map_err(|_| bad("signature: does not verify with the ARK's key (RSASSA-PSS SHA-384)".into()))?;
+    let this_update = tbs.this_update.to_system_time();
+    if now < this_update {
+        return Err(bad(format!(
+            "thisUpdate {} is after the verification time",
+            tbs.this_update
+        )));
+    }
+    if let Some(next) = &tbs.next_update {
+        if now > next.to_system_time() {
+            return Err(bad(format!(
+                "expired: nextUpdate {next} is before the verification time"
+            )));
+        }
+    }
+    for r in tbs.revoked_certificates.iter().flatten() {
+        for (which, cert) in certs {
+            if r.serial_number == cert.tbs_certificate.serial_number {
+                return Err(SnpError::Revoked {
+                    which,
+                    serial: hex::encode(r.serial_number.as_bytes()),
+                    index,
+                    date: r.revocation_date.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Verifies a VCEK (or VLEK) certificate's chain without a report: ARK (pinned or in
 /// `opts.extra_roots`) → ASK (or ASVK) → VEK, signatures and validity at `opts.now`.
 /// `chain` is PEM as in [`SnpEvidence::chain`]. Returns the product name (e.g. "Milan").
@@ -232,7 +357,7 @@ pub fn verify_vek_chain(
     signing_key: SigningKey,
     opts: &VerifyOptions,
 ) -> Result<String, SnpError> {
-    checked_chain(vek_der, chain, signing_key, opts).map(|(_, product, _)| product)
+    checked_chain(vek_der, chain, signing_key, opts).map(|(_, product, _, _, _)| product)
 }
 
 fn checked_chain(
@@ -240,7 +365,7 @@ fn checked_chain(
     chain: Option<&[u8]>,
     signing_key: SigningKey,
     opts: &VerifyOptions,
-) -> Result<(Certificate, String, Anchor), SnpError> {
+) -> Result<(Certificate, String, Anchor, Certificate, Certificate), SnpError> {
     let vek_name = match signing_key {
         SigningKey::Vcek => "VCEK",
         SigningKey::Vlek => "VLEK",
@@ -275,7 +400,7 @@ fn checked_chain(
         for (which, cert) in [("ARK", &c.ark), (ask_name, &c.intermediate), (vek_name, &vek)] {
             check_validity(which, cert, opts.now)?;
         }
-        return Ok((vek, c.product.clone(), c.anchor));
+        return Ok((vek, c.product.clone(), c.anchor, c.ark.clone(), c.intermediate.clone()));
     }
     let (ark, intermediate, product, anchor) = trusted_chain(chain, opts, &vek, signing_key)?;
     for (which, cert) in [("ARK", &ark), (ask_name, &intermediate), (vek_name, &vek)] {
@@ -288,13 +413,13 @@ fn checked_chain(
     cache.insert(
         key,
         std::sync::Arc::new(CachedChain {
-            ark,
-            intermediate,
+            ark: ark.clone(),
+            intermediate: intermediate.clone(),
             product: product.clone(),
             anchor,
         }),
     );
-    Ok((vek, product, anchor))
+    Ok((vek, product, anchor, ark, intermediate))
 }
 
 /// Chains kept at most; the cache is emptied when full (a broker sees few distinct chips).

@@ -39,6 +39,10 @@ pub struct Args {
     /// SNP: the ASK/ASVK and ARK (PEM)
     #[arg(long)]
     pub chain: Option<PathBuf>,
+    /// SNP: a CRL issued by the ARK (DER or PEM; repeatable): the ASK/ASVK and VCEK/VLEK
+    /// must not be revoked
+    #[arg(long)]
+    pub crl: Vec<PathBuf>,
     /// TDX: the quote (raw)
     #[arg(long)]
     pub quote: Option<PathBuf>,
@@ -270,7 +274,17 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         opts.nonce = Some(hex(n).context("--nonce")?);
     }
     let now_secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let verified = match evidence::verify(&ev, &opts) {
+    let crls = a
+        .crl
+        .iter()
+        .map(|p| read(p, "crl"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let result = match (&ev, crls.is_empty()) {
+        (Evidence::Snp(e), false) => snp::verify_with_crls(e, &crls, &opts).map_err(evidence::EvidenceError::from),
+        (_, false) => bail!("--crl applies to --tee snp only"),
+        _ => evidence::verify(&ev, &opts),
+    };
+    let verified = match result {
         Ok(v) => v,
         Err(e) => {
             let msg = format!("{} evidence does not verify: {e}", ev.tee());
