@@ -397,7 +397,7 @@ fn cri_plugin_loads_runtimeclass_config() {
     // containerd logs the parsed CRI config when the plugin starts.
     let log = fs::read_to_string(ctd.dir().join("containerd.log")).unwrap();
     let expected = format!(
-        "sealrun:{{Type:io.containerd.runc.v2 Path: Engine: PodAnnotations:[] ContainerAnnotations:[] Root: Options:map[BinaryName:{}",
+        "sealrun:{{Type:io.containerd.runc.v2 Path: Engine: PodAnnotations:[io.sealrun.*] ContainerAnnotations:[] Root: Options:map[BinaryName:{}",
         runtime.display()
     );
     assert!(log.contains(&expected), "handler not parsed as `{expected}`:\n{log}");
