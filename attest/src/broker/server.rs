@@ -93,6 +93,9 @@ pub struct BrokerConfig {
     pub clock: Clock,
     /// Extra evidence roots (test PKIs); empty in production.
     pub extra_roots: Vec<Vec<u8>>,
+    /// CRLs (DER or PEM) that SNP evidence is checked against (the ARK's; see
+    /// `evidence::snp::verify_with_crls`). Empty: no revocation check.
+    pub snp_crls: Vec<Vec<u8>>,
 }
 
 impl BrokerConfig {
@@ -107,6 +110,7 @@ impl BrokerConfig {
             token_ttl: MAX_TTL,
             clock: Arc::new(SystemTime::now),
             extra_roots: Vec::new(),
+            snp_crls: Vec::new(),
         }
     }
 }
@@ -121,6 +125,7 @@ struct State {
     token_ttl: Duration,
     clock: Clock,
     extra_roots: Vec<Vec<u8>>,
+    snp_crls: Vec<Vec<u8>>,
     signer: TokenSigner,
     sessions: Sessions,
     metrics: Metrics,
@@ -266,6 +271,7 @@ impl Broker {
                 token_ttl: config.token_ttl,
                 clock: config.clock,
                 extra_roots: config.extra_roots,
+                snp_crls: config.snp_crls,
                 signer,
                 sessions: Sessions::new(),
                 metrics: Metrics::new(),
@@ -894,7 +900,13 @@ async fn attest(AxState(st): St, ConnectInfo(peer): ConnectInfo<Peer>, headers: 
         nonce: None,
         extra_roots: st.extra_roots.clone(),
     };
-    let verified = match evidence::verify(&ev, &opts) {
+    let result = match &ev {
+        evidence::Evidence::Snp(e) if !st.snp_crls.is_empty() => {
+            evidence::snp::verify_with_crls(e, &st.snp_crls, &opts).map_err(evidence::EvidenceError::from)
+        }
+        _ => evidence::verify(&ev, &opts),
+    };
+    let verified = match result {
         Ok(v) => v,
         Err(e) => {
             let r = unauthorized("evidence_invalid", format!("tee-evidence: {e}"));

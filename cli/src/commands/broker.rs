@@ -56,6 +56,9 @@ pub struct ServeArgs {
     /// File holding the admin API's bearer token; without it the admin API is disabled
     #[arg(long)]
     pub admin_token_file: Option<PathBuf>,
+    /// An AMD CRL (DER or PEM, issued by the ARK) that SNP evidence is checked against (repeatable)
+    #[arg(long = "snp-crl")]
+    pub snp_crl: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -121,6 +124,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<i32> {
     let keys = FileKeyStore::open(&a.keys, kek)?;
     let audit = AuditLog::open(&a.audit)?;
     let mut config = BrokerConfig::new(policy, Arc::new(keys), Arc::new(audit));
+    for p in &a.snp_crl {
+        config
+            .snp_crls
+            .push(std::fs::read(p).with_context(|| format!("--snp-crl {}", p.display()))?);
+    }
     if let Some(p) = &a.admin_token_file {
         config.admin_token = Some(AdminToken::from_file(p)?);
     } else {
