@@ -39,6 +39,17 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// An EC key pair made by openssl in `dir`: (private PEM path, public PEM path).
+fn ec_keypair(dir: &Path, curve: &str) -> (PathBuf, PathBuf) {
+    let (key, public) = (dir.join("k.pem"), dir.join("k.pub"));
+    let ok = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
+    ok(Command::new("openssl").args(["ecparam", "-name", curve, "-genkey", "-noout", "-out", &s(&key)]));
+    ok(Command::new("openssl")
+        .args(["ec", "-in", &s(&key), "-pubout", "-out", &s(&public)])
+        .stderr(std::process::Stdio::null()));
+    (key, public)
+}
+
 #[test]
 fn sign_then_verify_a_model_and_refuse_a_changed_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,13 +57,7 @@ fn sign_then_verify_a_model_and_refuse_a_changed_file() {
     fs::create_dir_all(model.join("sub")).unwrap();
     fs::write(model.join("weights.bin"), vec![7u8; 300_000]).unwrap();
     fs::write(model.join("sub/config.json"), "{}\n").unwrap();
-    let key = dir.path().join("k.pem");
-    let public = dir.path().join("k.pub");
-    let ok = |c: &mut Command| assert!(c.status().unwrap().success());
-    ok(Command::new("openssl").args(["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", &s(&key)]));
-    ok(Command::new("openssl")
-        .args(["ec", "-in", &s(&key), "-pubout", "-out", &s(&public)])
-        .stderr(std::process::Stdio::null()));
+    let (key, public) = ec_keypair(dir.path(), "secp384r1");
     let sig = dir.path().join("model.sig");
     let o = sealrun(&["sign", "model", &s(&model), "--key", &s(&key), "--signature", &s(&sig)]);
     assert_eq!(code(&o), 0, "{}", text(&o));
@@ -304,19 +309,7 @@ fn tar_image(dir: &Path, key: &Path, extra_in_tar: bool) -> PathBuf {
 #[test]
 fn the_gate_checks_the_files_of_a_tarball_layer_against_the_signature() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("k.pem");
-    let public = dir.path().join("k.pub");
-    assert!(Command::new("openssl")
-        .args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &s(&key)])
-        .status()
-        .unwrap()
-        .success());
-    assert!(Command::new("openssl")
-        .args(["ec", "-in", &s(&key), "-pubout", "-out", &s(&public)])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success());
+    let (key, public) = ec_keypair(dir.path(), "prime256v1");
     let policy = dir.path().join("p.toml");
     fs::write(
         &policy,
