@@ -15,13 +15,20 @@ pub enum Scheme {
 /// the generic rule instead, so a malformed string still has a (conservative) place.
 pub fn compare(scheme: Scheme, a: &str, b: &str) -> Ordering {
     match scheme {
+        // Versions the scheme parses sort before those it does not, each group in its own
+        // order: falling back to the generic order for a mixed pair alone would not be a
+        // total order (found by fuzzing: `sort_by` panics on such a comparator).
         Scheme::Pep440 => match (Pep440::parse(a), Pep440::parse(b)) {
             (Some(x), Some(y)) => x.cmp(&y),
-            _ => generic_cmp(a, b),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => generic_cmp(a, b),
         },
         Scheme::Semver => match (Semver::parse(a), Semver::parse(b)) {
             (Some(x), Some(y)) => x.cmp(&y),
-            _ => generic_cmp(a, b),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => generic_cmp(a, b),
         },
         Scheme::Generic => generic_cmp(a, b),
     }
@@ -308,6 +315,47 @@ pub fn generic_cmp(a: &str, b: &str) -> Ordering {
 mod tests {
     use super::*;
     use Ordering::*;
+
+    #[test]
+    fn compare_is_a_total_order_on_mixed_input() {
+        // Parsable and unparsable versions together (the fuzzer's `50.1i` is not PEP 440).
+        let vs = [
+            "50.1i",
+            "1.0",
+            "1",
+            "abc",
+            "2.0rc1",
+            "1.0.post1",
+            "x.y",
+            "0.9",
+            "50.1",
+            "1.0-beta",
+            "",
+            "3!1.0",
+            "1.0+local",
+            "v2",
+            "1.0.0-alpha.1",
+            "1.0.0",
+        ];
+        for scheme in [Scheme::Pep440, Scheme::Semver, Scheme::Generic] {
+            for a in vs {
+                for b in vs {
+                    assert_eq!(
+                        compare(scheme, a, b),
+                        compare(scheme, b, a).reverse(),
+                        "{scheme:?} {a} {b}"
+                    );
+                    for c in vs {
+                        if compare(scheme, a, b) != Greater && compare(scheme, b, c) != Greater {
+                            assert_ne!(compare(scheme, a, c), Greater, "{scheme:?}: {a} <= {b} <= {c}");
+                        }
+                    }
+                }
+            }
+            let mut sorted = vs.to_vec();
+            sorted.sort_by(|a, b| compare(scheme, a, b));
+        }
+    }
 
     fn pep(a: &str, b: &str) -> Ordering {
         let x = Pep440::parse(a).unwrap_or_else(|| panic!("{a} parses"));

@@ -415,3 +415,19 @@ fn pathdiff(target: &std::path::Path, base: &std::path::Path) -> PathBuf {
     }
     out
 }
+
+/// Found by fuzz/osv_record: a record whose range events mix PEP 440 and non-PEP 440
+/// versions made `sort_by` panic (the comparator was not a total order).
+#[test]
+fn fuzz_regression_osv_record_with_mixed_versions_does_not_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/osv_record");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let mut db = sealrun_sbom::OsvDb::default();
+        if db.add(&bytes, "regression.json").is_ok() {
+            for p in ["pkg:pypi/cryptography@50.0.2", "pkg:pypi/cryptography@50.1"] {
+                let _ = db.affecting(p);
+            }
+        }
+    }
+}
