@@ -106,43 +106,30 @@ fn sign_then_verify_a_model_and_refuse_a_changed_file() {
 #[test]
 fn attest_verify_gives_each_fixture_its_verdict() {
     let snp = fixtures().join("attest/snp");
-    let milan = snp.join("virtee-milan");
-    let o = sealrun(&[
-        "attest",
-        "verify",
-        "--tee",
-        "snp",
-        "--report",
-        &s(&milan.join("report_milan.hex")),
-        "--vcek",
-        &s(&milan.join("vcek_milan.der")),
-        "--chain",
-        &s(&milan.join("cert_chain_milan")),
-        "--now",
-        "2025-01-01T00:00:00Z",
-        "--output",
-        "json",
-    ]);
+    // `attest verify --tee snp` of a fixture folder's report, VCEK and chain, at 2025-01-01.
+    let verify_snp = |dir: &str, files: [&str; 3], extra: &[&str]| {
+        let d = snp.join(dir);
+        let (report, vcek, chain) = (s(&d.join(files[0])), s(&d.join(files[1])), s(&d.join(files[2])));
+        let mut args = vec!["attest", "verify", "--tee", "snp", "--report", &report, "--vcek", &vcek];
+        args.extend(["--chain", &chain, "--now", "2025-01-01T00:00:00Z"]);
+        args.extend(extra);
+        sealrun(&args)
+    };
+    let o = verify_snp(
+        "virtee-milan",
+        ["report_milan.hex", "vcek_milan.der", "cert_chain_milan"],
+        &["--output", "json"],
+    );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["claims"]["reported_tcb"]["microcode"], 115, "{v}");
     assert_eq!(v["accepted"], true);
     // Debug on: the built-in baseline refuses it.
-    let dbg = snp.join("gosev-debug");
-    let o = sealrun(&[
-        "attest",
-        "verify",
-        "--tee",
-        "snp",
-        "--report",
-        &s(&dbg.join("attestation.bin")),
-        "--vcek",
-        &s(&dbg.join("vcek.testcer")),
-        "--chain",
-        &s(&dbg.join("ask_ark_milan.pem")),
-        "--now",
-        "2025-01-01T00:00:00Z",
-    ]);
+    let o = verify_snp(
+        "gosev-debug",
+        ["attestation.bin", "vcek.testcer", "ask_ark_milan.pem"],
+        &[],
+    );
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert!(text(&o).contains("FAIL baseline.snp.debug"), "{}", text(&o));
     // TDX: valid at the collateral's time, expired collateral today.
